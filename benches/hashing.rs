@@ -1,0 +1,127 @@
+//! Password hashing costs, side by side.
+//!
+//! ```sh
+//! cargo bench --bench hashing                 # everything
+//! cargo bench --bench hashing -- owasp        # one group
+//! ```
+//!
+//! - `owasp`: the OWASP Password Storage Cheat Sheet's argon2id rows, which
+//!   are meant to cost about the same; the ones with more memory resist GPUs
+//!   better.
+//! - `rfc9106`: RFC 9106's second recommended option (64 MiB, t=3, p=4).
+//!   This argon2 build computes lanes one after the other, so p=4 costs four
+//!   lanes' worth of time on one core.
+//! - `default`: hashing against verifying at the default parameters.
+//! - `pool`: verifications per second through a `PasswordPool` with the
+//!   default worker count, at 1, 2, 8 and 32 concurrent callers. Throughput
+//!   stops growing at the number of workers; extra callers wait in the queue.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use tessera::password::{
+    Argon2Hasher, Argon2Params, Password, PasswordHasher, PasswordPool, PasswordVerifier, Scratch,
+};
+
+fn label(p: Argon2Params) -> String {
+    format!("m={},t={},p={}", p.m_cost, p.t_cost, p.p_cost)
+}
+
+fn owasp_rows(c: &mut Criterion) {
+    let mut group = c.benchmark_group("owasp");
+    let password = Password::new("correct horse battery staple");
+    for params in Argon2Params::OWASP_ROWS {
+        let hasher = Argon2Hasher::new(params).unwrap();
+        let mut scratch = Scratch::new();
+        group.bench_function(BenchmarkId::new("hash", label(params)), |b| {
+            b.iter(|| hasher.hash_password_with(&password, &mut scratch).unwrap());
+        });
+    }
+    group.finish();
+}
+
+fn rfc9106_second(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rfc9106");
+    let params = Argon2Params::RFC9106_SECOND;
+    let hasher = Argon2Hasher::new(params).unwrap();
+    let password = Password::new("correct horse battery staple");
+    let mut scratch = Scratch::new();
+    group.bench_function(BenchmarkId::new("hash", label(params)), |b| {
+        b.iter(|| hasher.hash_password_with(&password, &mut scratch).unwrap());
+    });
+    group.finish();
+}
+
+fn hash_vs_verify(c: &mut Criterion) {
+    let mut group = c.benchmark_group("default");
+    let hasher = Argon2Hasher::default();
+    let password = Password::new("correct horse battery staple");
+    let stored = hasher.hash_password(&password).unwrap();
+    let mut scratch = Scratch::new();
+    group.bench_function("hash", |b| {
+        b.iter(|| hasher.hash_password_with(&password, &mut scratch).unwrap());
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| {
+            let verified = hasher
+                .verify_password_with(&password, &stored, &mut scratch)
+                .unwrap();
+            assert!(verified.is_valid());
+        });
+    });
+    group.bench_function("verify_dummy", |b| {
+        b.iter(|| hasher.verify_dummy_with(&password, &mut scratch).unwrap());
+    });
+    group.finish();
+}
+
+fn pool_throughput(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Default workers (the available parallelism); a queue deep enough that
+    // 32 callers are queued, not refused.
+    let pool = PasswordPool::builder().queue_capacity(32).build().unwrap();
+    let password = Password::new("correct horse battery staple");
+    let stored = Argon2Hasher::default().hash_password(&password).unwrap();
+
+    let mut group = c.benchmark_group("pool");
+    for callers in [1u64, 2, 8, 32] {
+        group.throughput(Throughput::Elements(callers));
+        group.bench_function(
+            BenchmarkId::new("verify", format!("{callers} callers")),
+            |b| {
+                b.to_async(&runtime).iter(|| async {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for _ in 0..callers {
+                        let pool = pool.clone();
+                        let password = password.clone();
+                        let stored = stored.clone();
+                        tasks.spawn(async move { pool.verify(&password, &stored).await });
+                    }
+                    while let Some(result) = tasks.join_next().await {
+                        assert!(result.unwrap().unwrap().is_valid());
+                    }
+                });
+            },
+        );
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    // Each hash takes tens of milliseconds: few samples are enough.
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = owasp_rows, rfc9106_second, hash_vs_verify, pool_throughput
+}
+criterion_main!(benches);

@@ -1,0 +1,55 @@
+//! The framework-free core of [tessera](https://docs.rs/tessera): traits,
+//! types and default implementations for authentication and authorization.
+//!
+//! This crate knows no web framework. The `tessera-axum` and `tessera-actix`
+//! adapters translate requests into these types; the store crates implement
+//! its traits over SQLite, PostgreSQL and Redis.
+//!
+//! | module | what lives there |
+//! | --- | --- |
+//! | [`password`] | argon2id hashing on a bounded worker pool, the password policy, `needs_rehash`, ceilings on stored hashes, dummy verification |
+//! | [`users`] | [`User`], normalised [`Login`]s and the [`UserStore`] trait |
+//! | [`clock`] | the [`Clock`] every time-dependent part takes, with a manual clock for tests |
+//! | [`memory`] | in-memory implementations of the store traits |
+//! | [`error`] | one error type per concern |
+//!
+//! # Example
+//!
+//! Register and log in against the in-memory user store:
+//!
+//! ```
+//! use tessera_core::clock::{Clock, SystemClock};
+//! use tessera_core::memory::MemoryUserStore;
+//! use tessera_core::password::{Argon2Hasher, Argon2Params, Password, PasswordPool};
+//! use tessera_core::users::{Login, NewUser, UserStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Servers keep the default parameters; the example uses cheap ones.
+//! let pool = PasswordPool::builder()
+//!     .hasher(Argon2Hasher::new(Argon2Params::new(1024, 1, 1))?)
+//!     .build()?;
+//! let users = MemoryUserStore::new();
+//!
+//! let hash = pool.hash(&Password::new("correct horse battery staple")).await?;
+//! users.create(NewUser::new(Login::new("Alice@Example.com"), hash), SystemClock.now()).await?;
+//!
+//! let alice = users.find_by_login(&Login::new("alice@example.com")).await?.unwrap();
+//! let verified = pool.verify(&Password::new("correct horse battery staple"), &alice.password_hash).await?;
+//! assert!(verified.is_valid());
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod error;
+pub mod memory;
+pub mod password;
+mod random;
+pub mod users;
+
+pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::error::{ConfigError, CreateUserError, PasswordError, PolicyError, StoreError};
+pub use crate::password::{Password, PasswordPolicy, PasswordPool, Verified};
+pub use crate::users::{Login, User, UserId, UserStore};
