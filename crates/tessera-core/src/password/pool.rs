@@ -13,7 +13,9 @@ use tokio::sync::oneshot;
 use super::{Argon2Hasher, Password, PasswordHashing, PasswordPolicy, Scratch, Verified};
 use crate::error::{ConfigError, PasswordError};
 
-type Job = Box<dyn FnOnce(&dyn PasswordHashing, &mut Scratch) + Send>;
+/// A unit of work. It calls [`Counters::finish`] itself, before it answers,
+/// so a caller that has its answer also sees the counters updated.
+type Job = Box<dyn FnOnce(&dyn PasswordHashing, &mut Scratch, &Counters) + Send>;
 
 /// Async password hashing on a fixed set of worker threads.
 ///
@@ -52,6 +54,21 @@ struct Counters {
     peak_running: AtomicUsize,
     completed: AtomicU64,
     rejected: AtomicU64,
+}
+
+impl Counters {
+    /// A worker took a job from the queue.
+    fn start(&self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_running.fetch_max(running, Ordering::SeqCst);
+    }
+
+    /// The job is done (or was skipped, or panicked).
+    fn finish(&self) {
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        self.completed.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// A snapshot of a pool's activity, for metrics and tests.
@@ -137,7 +154,7 @@ impl PasswordPool {
             queued: c.queued.load(Ordering::Relaxed),
             running: c.running.load(Ordering::Relaxed),
             peak_running: c.peak_running.load(Ordering::Relaxed),
-            completed: c.completed.load(Ordering::Relaxed),
+            completed: c.completed.load(Ordering::SeqCst),
             rejected: c.rejected.load(Ordering::Relaxed),
         }
     }
@@ -148,12 +165,15 @@ impl PasswordPool {
         F: FnOnce(&dyn PasswordHashing, &mut Scratch) -> Result<T, PasswordError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |hasher, scratch| {
+        let job: Job = Box::new(move |hasher, scratch, counters| {
             // The caller gave up (its future was dropped): skip the work.
             if tx.is_closed() {
+                counters.finish();
                 return;
             }
-            let _ = tx.send(work(hasher, scratch));
+            let result = work(hasher, scratch);
+            counters.finish();
+            let _ = tx.send(result);
         });
         let stats = &self.inner.stats;
         // Counted before sending so a worker can never see it below zero.
@@ -298,16 +318,14 @@ fn work(receiver: &Mutex<Receiver<Job>>, hasher: &dyn PasswordHashing, stats: &C
             // Every sender is gone: the pool was dropped.
             return;
         };
-        stats.queued.fetch_sub(1, Ordering::Relaxed);
-        let running = stats.running.fetch_add(1, Ordering::SeqCst) + 1;
-        stats.peak_running.fetch_max(running, Ordering::SeqCst);
+        stats.start();
         // A panicking hasher must not take the worker with it; the caller
-        // sees `WorkersUnavailable` when its reply channel is dropped.
-        if catch_unwind(AssertUnwindSafe(|| job(hasher, &mut scratch))).is_err() {
+        // sees `WorkersUnavailable` when its reply channel is dropped. The
+        // job finishes its own count unless the hasher panicked first.
+        if catch_unwind(AssertUnwindSafe(|| job(hasher, &mut scratch, stats))).is_err() {
             tracing::error!(target: "tessera::auth", "password hasher panicked");
+            stats.finish();
             scratch = Scratch::new();
         }
-        stats.running.fetch_sub(1, Ordering::SeqCst);
-        stats.completed.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -1,0 +1,157 @@
+//! A1 and A8 of SECURITY-CASES.md, asserted on the mechanism: a stored hash
+//! with excessive costs and a 1 MiB password are refused without allocating
+//! the memory a hash would need, and without reaching a hashing worker.
+//!
+//! A counting global allocator records the peak of live heap bytes. This file
+//! holds a single test so that no other test allocates at the same time.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    reason = "test code: a panic is a failure"
+)]
+#![allow(
+    unsafe_code,
+    reason = "a GlobalAlloc wrapper is unsafe to implement; it only forwards to System and counts"
+)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tessera_core::password::{
+    Argon2Hasher, Argon2Params, Password, PasswordError, PasswordHasher, PasswordPool,
+    PasswordVerifier, PolicyError,
+};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments; the
+// counters are only bookkeeping.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
+            PEAK.fetch_max(live, Ordering::SeqCst);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded unchanged.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
+            PEAK.fetch_max(live, Ordering::SeqCst);
+        }
+        ptr
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Peak heap growth, in bytes, while `f` runs.
+fn peak_growth<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    let out = f();
+    (out, PEAK.load(Ordering::SeqCst).saturating_sub(base))
+}
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+
+#[test]
+fn refusals_happen_before_allocation() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let hasher = Argon2Hasher::new(Argon2Params::new(4096, 1, 1)).unwrap();
+    let pool = PasswordPool::builder()
+        .hasher(hasher.clone())
+        .workers(1)
+        .build()
+        .unwrap();
+    let password = Password::new("hunter22");
+    let stored = hasher.hash_password(&password).unwrap();
+
+    // The instrument works: a real verification at m = 4 MiB is seen.
+    let (verified, grown) = peak_growth(|| hasher.verify_password(&password, &stored).unwrap());
+    assert!(verified.is_valid());
+    assert!(
+        grown >= 4 * MIB,
+        "a 4 MiB verification grew the heap by only {grown} bytes"
+    );
+
+    // A1: m = 8 GiB in a stored hash, directly and through the pool.
+    let planted = "$argon2id$v=19$m=8388608,t=2,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+    let (result, grown) = peak_growth(|| hasher.verify_password(&password, planted));
+    assert!(
+        matches!(
+            result,
+            Err(PasswordError::ParamsOutOfBounds { param: "m", .. })
+        ),
+        "{result:?}"
+    );
+    assert!(
+        grown < 64 * KIB,
+        "refusing the planted hash allocated {grown} bytes"
+    );
+
+    let (result, grown) = peak_growth(|| runtime.block_on(pool.verify(&password, planted)));
+    assert!(
+        matches!(
+            result,
+            Err(PasswordError::ParamsOutOfBounds { param: "m", .. })
+        ),
+        "{result:?}"
+    );
+    assert!(
+        grown < 64 * KIB,
+        "refusing the planted hash through the pool allocated {grown} bytes"
+    );
+
+    // A8: a 1 MiB password is refused before normalisation, hashing or the
+    // queue. The input itself exists before the call and is not counted.
+    let huge = Password::new("a".repeat(MIB));
+    let completed_before = pool.stats().completed;
+    let (result, grown) = peak_growth(|| runtime.block_on(pool.verify(&huge, &stored)));
+    assert!(
+        matches!(
+            result,
+            Err(PasswordError::Policy(PolicyError::InputTooLarge { .. }))
+        ),
+        "{result:?}"
+    );
+    assert!(
+        grown < 64 * KIB,
+        "refusing a 1 MiB password allocated {grown} bytes"
+    );
+    let (result, grown) = peak_growth(|| runtime.block_on(pool.hash(&huge)));
+    assert!(
+        matches!(
+            result,
+            Err(PasswordError::Policy(PolicyError::InputTooLarge { .. }))
+        ),
+        "{result:?}"
+    );
+    assert!(
+        grown < 64 * KIB,
+        "refusing a 1 MiB password allocated {grown} bytes"
+    );
+    assert_eq!(
+        pool.stats().completed,
+        completed_before,
+        "a refused password reached a worker"
+    );
+}
