@@ -151,6 +151,7 @@ fn read_password() -> Result<Password, String> {
             line.pop();
         }
     } else if line.len() as u64 > limit {
+        line.zeroize();
         return Err(format!(
             "password refused: input is longer than {} bytes",
             PasswordPolicy::DEFAULT_MAX_INPUT_BYTES

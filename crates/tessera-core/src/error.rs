@@ -22,8 +22,8 @@ pub enum StoreError {
     #[error("store unavailable")]
     Unavailable(#[source] BoxError),
     /// The backend answered with data tessera cannot read.
-    #[error("store returned corrupted data: {0}")]
-    Corrupted(String),
+    #[error("store returned corrupted data")]
+    Corrupted(#[source] BoxError),
 }
 
 impl StoreError {
@@ -40,12 +40,24 @@ pub enum CreateUserError {
     /// Another account already has this login (after normalisation).
     #[error("login already taken")]
     LoginTaken,
-    /// The login is empty after normalisation.
-    #[error("login is empty")]
-    EmptyLogin,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A login could not be normalised into a usable one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// Nothing is left after trimming.
+    #[error("login is empty")]
+    Empty,
+    /// Longer than the limit.
+    #[error("login is longer than {max} bytes")]
+    TooLong {
+        /// The limit in bytes, after normalisation.
+        max: usize,
+    },
 }
 
 /// A password was refused by the [`PasswordPolicy`](crate::password::PasswordPolicy).
@@ -108,7 +120,7 @@ pub enum PasswordError {
     /// used to exhaust the server.
     #[error("stored hash parameter {param}={value} exceeds the ceiling {max}")]
     ParamsOutOfBounds {
-        /// The parameter: `m` (KiB), `t`, `p` or `len` (output bytes).
+        /// The parameter: `m` (KiB), `t` or `p`.
         param: &'static str,
         /// The value in the stored hash.
         value: u64,

@@ -32,9 +32,9 @@
 //! let users = MemoryUserStore::new();
 //!
 //! let hash = pool.hash(&Password::new("correct horse battery staple")).await?;
-//! users.create(NewUser::new(Login::new("Alice@Example.com"), hash), SystemClock.now()).await?;
+//! users.create(NewUser::new(Login::parse("Alice@Example.com")?, hash), SystemClock.now()).await?;
 //!
-//! let alice = users.find_by_login(&Login::new("alice@example.com")).await?.unwrap();
+//! let alice = users.find_by_login(&Login::parse("alice@example.com")?).await?.unwrap();
 //! let verified = pool.verify(&Password::new("correct horse battery staple"), &alice.password_hash).await?;
 //! assert!(verified.is_valid());
 //! # Ok(())
@@ -50,6 +50,12 @@ mod random;
 pub mod users;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use crate::error::{ConfigError, CreateUserError, PasswordError, PolicyError, StoreError};
+pub use crate::error::{
+    ConfigError, CreateUserError, LoginError, PasswordError, PolicyError, StoreError,
+};
 pub use crate::password::{Password, PasswordPolicy, PasswordPool, Verified};
 pub use crate::users::{Login, User, UserId, UserStore};
+
+/// Re-exported so implementations of the store traits use the same macro
+/// version as the traits.
+pub use async_trait::async_trait;

@@ -23,7 +23,7 @@
 //! ```
 //! use std::collections::BTreeSet;
 //! use std::time::SystemTime;
-//! use async_trait::async_trait;
+//! use tessera_core::async_trait;
 //! use tessera_core::error::{CreateUserError, StoreError};
 //! use tessera_core::users::{Login, NewUser, PasswordUpdate, User, UserId, UserStore};
 //!
@@ -54,38 +54,59 @@ use std::fmt;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use unicode_normalization::UnicodeNormalization;
 
-pub use crate::error::{CreateUserError, StoreError};
+pub use crate::error::{CreateUserError, LoginError, StoreError};
 
 /// An account's login (its email address), normalised.
 ///
-/// This is the one place logins are normalised: surrounding whitespace is
-/// trimmed and the rest lower-cased, so `" Alice@Example.com "` and
-/// `"alice@example.com"` are the same account everywhere (stores,
-/// throttling, reset requests).
+/// This is the one place logins are normalised, so `" Alice@Example.com "`
+/// and `"alice@example.com"` are the same account everywhere (stores,
+/// throttling, reset requests): NFKC (so full-width `Ａｌｉｃｅ` and a
+/// decomposed `é` do not make look-alike accounts), then surrounding
+/// whitespace trimmed, then lower case.
 ///
 /// ```
-/// use tessera_core::users::Login;
+/// use tessera_core::users::{Login, LoginError};
 ///
-/// assert_eq!(Login::new(" Alice@Example.COM\n").as_str(), "alice@example.com");
+/// assert_eq!(Login::parse(" Alice@Example.COM\n").unwrap().as_str(), "alice@example.com");
+/// assert_eq!(Login::parse("ａｌｉｃｅ@example.com").unwrap().as_str(), "alice@example.com");
+/// assert_eq!(Login::parse("  "), Err(LoginError::Empty));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Login(String);
 
 impl Login {
+    /// Longest login after normalisation, in bytes: the longest email
+    /// address SMTP can deliver to (RFC 5321 §4.5.3.1.3).
+    pub const MAX_LEN: usize = 254;
+
     /// Normalises `raw`.
-    pub fn new(raw: &str) -> Self {
-        Self(raw.trim().to_lowercase())
+    ///
+    /// # Errors
+    /// [`LoginError::Empty`] when nothing is left; [`LoginError::TooLong`]
+    /// above [`MAX_LEN`](Self::MAX_LEN) bytes (checked on the raw input too,
+    /// before normalising, so a huge input costs nothing).
+    pub fn parse(raw: &str) -> Result<Self, LoginError> {
+        // Whitespace around a valid login is allowed; beyond that slack the
+        // input cannot normalise to MAX_LEN or less.
+        if raw.len() > 4 * Self::MAX_LEN {
+            return Err(LoginError::TooLong { max: Self::MAX_LEN });
+        }
+        let normalised: String = raw.nfkc().collect();
+        let login = normalised.trim().to_lowercase();
+        if login.is_empty() {
+            return Err(LoginError::Empty);
+        }
+        if login.len() > Self::MAX_LEN {
+            return Err(LoginError::TooLong { max: Self::MAX_LEN });
+        }
+        Ok(Self(login))
     }
 
     /// The normalised login.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// Whether nothing is left after normalisation.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 
     /// Takes the normalised string.
@@ -235,8 +256,10 @@ impl fmt::Debug for NewUser {
 }
 
 /// Why a password hash is being written.
+///
+/// Stores must handle each case, so this enum is deliberately exhaustive: a
+/// new case would be a breaking change, not a silent wildcard match.
 #[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum PasswordUpdate {
     /// The password itself changed (change or reset): sets
     /// `password_changed_at`, which ends earlier tokens and sessions.
@@ -281,7 +304,6 @@ pub trait UserStore: Send + Sync {
     /// # Errors
     /// [`CreateUserError::LoginTaken`] when another account has the login,
     /// including when two creates race: exactly one of them succeeds.
-    /// [`CreateUserError::EmptyLogin`] for an empty login.
     async fn create(&self, user: NewUser, at: SystemTime) -> Result<User, CreateUserError>;
 
     /// Replaces the password hash; see [`PasswordUpdate`].
@@ -304,4 +326,50 @@ pub trait UserStore: Send + Sync {
 
     /// Records a successful password login at `at`.
     async fn record_login(&self, id: &UserId, at: SystemTime) -> Result<Option<User>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logins_are_normalised_in_one_way() {
+        for raw in [
+            "alice@example.com",
+            "  Alice@Example.com ",
+            "ALICE@EXAMPLE.COM\n",
+            "ａｌｉｃｅ@ｅｘａｍｐｌｅ.com",
+        ] {
+            assert_eq!(
+                Login::parse(raw).unwrap().as_str(),
+                "alice@example.com",
+                "{raw:?}"
+            );
+        }
+        // A decomposed accent composes.
+        assert_eq!(
+            Login::parse("Jose\u{301}@example.com").unwrap(),
+            Login::parse("jos\u{e9}@example.com").unwrap()
+        );
+    }
+
+    #[test]
+    fn empty_and_oversized_logins_are_refused() {
+        assert_eq!(Login::parse(""), Err(LoginError::Empty));
+        assert_eq!(Login::parse(" \t\n"), Err(LoginError::Empty));
+        let longest = format!("{}@example.com", "a".repeat(Login::MAX_LEN - 12));
+        assert_eq!(
+            Login::parse(&longest).unwrap().as_str().len(),
+            Login::MAX_LEN
+        );
+        let too_long = format!("a{longest}");
+        assert_eq!(
+            Login::parse(&too_long),
+            Err(LoginError::TooLong { max: 254 })
+        );
+        assert_eq!(
+            Login::parse(&"a".repeat(1 << 20)),
+            Err(LoginError::TooLong { max: 254 })
+        );
+    }
 }

@@ -1,6 +1,9 @@
 //! A1 and A8 of SECURITY-CASES.md, asserted on the mechanism: a stored hash
-//! with excessive costs and a 1 MiB password are refused without allocating
-//! the memory a hash would need, and without reaching a hashing worker.
+//! with excessive costs is refused without allocating the memory a hash
+//! would need (through the pool it reaches a worker, which refuses it while
+//! parsing), and a 1 MiB password is refused before the queue. Also: stored
+//! hashes above the current memory cost take turns, so they cannot multiply
+//! peak memory by the number of workers.
 //!
 //! A counting global allocator records the peak of live heap bytes. This file
 //! holds a single test so that no other test allocates at the same time.
@@ -153,5 +156,43 @@ fn refusals_happen_before_allocation() {
         pool.stats().completed,
         completed_before,
         "a refused password reached a worker"
+    );
+
+    // Hashes above the current memory cost (here 8 MiB against 256 KiB)
+    // are verified one at a time: eight of them on four workers never hold
+    // two 8 MiB buffers at once.
+    let current = Argon2Hasher::new(Argon2Params::new(256, 1, 1)).unwrap();
+    let pool = PasswordPool::builder()
+        .hasher(current)
+        .workers(4)
+        .build()
+        .unwrap();
+    let heavy = Argon2Hasher::new(Argon2Params::new(8192, 1, 1))
+        .unwrap()
+        .hash_password(&password)
+        .unwrap();
+    let (results, grown) = peak_growth(|| {
+        runtime.block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let (pool, password, heavy) = (pool.clone(), password.clone(), heavy.clone());
+                    tokio::spawn(async move { pool.verify(&password, &heavy).await })
+                })
+                .collect();
+            let mut results = Vec::new();
+            for task in tasks {
+                results.push(task.await.unwrap());
+            }
+            results
+        })
+    });
+    assert!(results.into_iter().all(|r| r.unwrap().is_valid()));
+    assert!(
+        grown >= 8 * MIB,
+        "the instrument missed the 8 MiB buffer: {grown}"
+    );
+    assert!(
+        grown < 10 * MIB,
+        "oversized verifications overlapped: {grown} bytes"
     );
 }

@@ -8,7 +8,7 @@
 )]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 use tessera_core::password::{
     Argon2Hasher, Argon2Params, Password, PasswordError, PasswordHasher, PasswordPolicy,
@@ -44,6 +44,16 @@ impl Instrumented {
 }
 
 impl PasswordHasher for Instrumented {
+    fn verify_dummy_with(
+        &self,
+        password: &Password,
+        scratch: &mut Scratch,
+    ) -> Result<(), PasswordError> {
+        self.track(&self.instrument.dummies, || {
+            self.inner.verify_dummy_with(password, scratch)
+        })
+    }
+
     fn hash_password_with(
         &self,
         password: &Password,
@@ -66,16 +76,6 @@ impl PasswordVerifier for Instrumented {
             self.inner.verify_password_with(password, stored, scratch)
         })
     }
-
-    fn verify_dummy_with(
-        &self,
-        password: &Password,
-        scratch: &mut Scratch,
-    ) -> Result<(), PasswordError> {
-        self.track(&self.instrument.dummies, || {
-            self.inner.verify_dummy_with(password, scratch)
-        })
-    }
 }
 
 fn cheap() -> Argon2Hasher {
@@ -96,8 +96,148 @@ fn instrumented_pool(workers: usize, queue: usize) -> (PasswordPool, Arc<Instrum
     (pool, instrument)
 }
 
+/// A hasher that blocks until the test lets it go, says when it started,
+/// and records how many calls run at once.
+struct Gated {
+    started: Mutex<mpsc::Sender<()>>,
+    tokens: Arc<(Mutex<usize>, Condvar)>,
+    instrument: Arc<Instrument>,
+}
+
+/// The test's side of a [`Gated`] hasher.
+struct Gate {
+    started: mpsc::Receiver<()>,
+    tokens: Arc<(Mutex<usize>, Condvar)>,
+    instrument: Arc<Instrument>,
+}
+
+impl Gate {
+    fn new() -> (Gated, Gate) {
+        let (started_tx, started) = mpsc::channel();
+        let tokens = Arc::new((Mutex::new(0), Condvar::new()));
+        let instrument = Arc::new(Instrument::default());
+        let gated = Gated {
+            started: Mutex::new(started_tx),
+            tokens: Arc::clone(&tokens),
+            instrument: Arc::clone(&instrument),
+        };
+        (
+            gated,
+            Gate {
+                started,
+                tokens,
+                instrument,
+            },
+        )
+    }
+
+    /// Waits, off the async executor, until `n` more calls have started.
+    async fn wait_started(self, n: usize) -> Self {
+        tokio::task::spawn_blocking(move || {
+            for _ in 0..n {
+                self.started.recv().unwrap();
+            }
+            self
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Lets `n` calls leave the hasher.
+    fn release(&self, n: usize) {
+        let (count, wake) = &*self.tokens;
+        *count.lock().unwrap() += n;
+        wake.notify_all();
+    }
+
+    fn calls(&self) -> usize {
+        self.instrument.hashes.load(Ordering::SeqCst)
+    }
+}
+
+impl PasswordHasher for Gated {
+    fn hash_password_with(&self, _: &Password, _: &mut Scratch) -> Result<String, PasswordError> {
+        let i = &self.instrument;
+        i.hashes.fetch_add(1, Ordering::SeqCst);
+        let now = i.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        i.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        self.started.lock().unwrap().send(()).unwrap();
+        // The condition variable releases the lock while waiting, so the
+        // gate never serialises the workers it is measuring.
+        let (count, wake) = &*self.tokens;
+        let mut count = wake.wait_while(count.lock().unwrap(), |n| *n == 0).unwrap();
+        *count -= 1;
+        drop(count);
+        i.in_flight.fetch_sub(1, Ordering::SeqCst);
+        Ok("$gated$".into())
+    }
+
+    fn verify_dummy_with(&self, _: &Password, _: &mut Scratch) -> Result<(), PasswordError> {
+        Err(PasswordError::Internal("not used by these tests"))
+    }
+}
+
+impl PasswordVerifier for Gated {
+    fn verify_password_with(
+        &self,
+        _: &Password,
+        _: &str,
+        _: &mut Scratch,
+    ) -> Result<Verified, PasswordError> {
+        Err(PasswordError::Internal("not used by these tests"))
+    }
+}
+
+fn gated_pool(workers: usize, queue: usize) -> (PasswordPool, Gate) {
+    let (gated, gate) = Gate::new();
+    let pool = PasswordPool::builder()
+        .hasher(gated)
+        .workers(workers)
+        .queue_capacity(queue)
+        .build()
+        .unwrap();
+    (pool, gate)
+}
+
+fn spawn_hash(pool: &PasswordPool) -> tokio::task::JoinHandle<Result<String, PasswordError>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.hash(&Password::new("correct horse")).await })
+}
+
+async fn until(mut condition: impl FnMut() -> bool) {
+    while !condition() {
+        tokio::task::yield_now().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn at_most_workers_hashes_run_at_once_under_64_callers() {
+    let (pool, gate) = gated_pool(3, 64);
+    let tasks: Vec<_> = (0..64).map(|_| spawn_hash(&pool)).collect();
+    // Exactly three calls are inside the hasher, held there, and the other
+    // 61 wait in the queue: the workers run in parallel, and no more of them.
+    let gate = gate.wait_started(3).await;
+    until(|| pool.stats().queued == 61).await;
+    assert_eq!(gate.instrument.in_flight.load(Ordering::SeqCst), 3);
+    assert_eq!(gate.calls(), 3);
+    assert_eq!(pool.stats().running, 3);
+
+    gate.release(64);
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), "$gated$");
+    }
+    assert_eq!(gate.instrument.max_in_flight.load(Ordering::SeqCst), 3);
+    assert_eq!(gate.calls(), 64);
+    let stats = pool.stats();
+    assert_eq!(stats.peak_running, 3, "{stats:?}");
+    assert_eq!(
+        (stats.completed, stats.rejected, stats.queued, stats.running),
+        (64, 0, 0, 0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn real_verifications_under_64_callers_stay_within_the_workers() {
     let (pool, instrument) = instrumented_pool(3, 64);
     let stored = cheap().hash_password(&Password::new("hunter22")).unwrap();
     let barrier = Arc::new(tokio::sync::Barrier::new(64));
@@ -122,83 +262,22 @@ async fn at_most_workers_hashes_run_at_once_under_64_callers() {
         "{max} verifications ran at once with 3 workers"
     );
     assert_eq!(instrument.verifies.load(Ordering::SeqCst), 64);
-    let stats = pool.stats();
-    assert!(stats.peak_running <= 3, "{stats:?}");
-    assert_eq!(
-        (stats.completed, stats.rejected, stats.queued, stats.running),
-        (64, 0, 0, 0)
-    );
-}
-
-/// A hasher that blocks until the test lets it go, and says when it started.
-struct Gated {
-    started: Mutex<mpsc::Sender<()>>,
-    release: Mutex<mpsc::Receiver<()>>,
-    calls: Arc<AtomicUsize>,
-}
-
-impl PasswordHasher for Gated {
-    fn hash_password_with(&self, _: &Password, _: &mut Scratch) -> Result<String, PasswordError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        // The test stops listening after the first start.
-        let _ = self.started.lock().unwrap().send(());
-        self.release.lock().unwrap().recv().unwrap();
-        Ok("$gated$".into())
-    }
-}
-
-impl PasswordVerifier for Gated {
-    fn verify_password_with(
-        &self,
-        _: &Password,
-        _: &str,
-        _: &mut Scratch,
-    ) -> Result<Verified, PasswordError> {
-        unreachable!("not used by these tests")
-    }
-
-    fn verify_dummy_with(&self, _: &Password, _: &mut Scratch) -> Result<(), PasswordError> {
-        unreachable!("not used by these tests")
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_fails_fast_with_overloaded() {
-    let (started_tx, started) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let pool = PasswordPool::builder()
-        .hasher(Gated {
-            started: Mutex::new(started_tx),
-            release: Mutex::new(release_rx),
-            calls: Arc::clone(&calls),
-        })
-        .workers(1)
-        .queue_capacity(2)
-        .build()
-        .unwrap();
-    let password = Password::new("correct horse");
-
+    let (pool, gate) = gated_pool(1, 2);
     // One job occupies the only worker...
-    let running = tokio::spawn({
-        let (pool, password) = (pool.clone(), password.clone());
-        async move { pool.hash(&password).await }
-    });
-    tokio::task::spawn_blocking(move || started.recv().unwrap())
-        .await
-        .unwrap();
+    let running = spawn_hash(&pool);
+    let gate = gate.wait_started(1).await;
     // ...two wait in the queue...
-    let queued: Vec<_> = (0..2)
-        .map(|_| {
-            let (pool, password) = (pool.clone(), password.clone());
-            tokio::spawn(async move { pool.hash(&password).await })
-        })
-        .collect();
-    while pool.stats().queued < 2 {
-        tokio::task::yield_now().await;
-    }
+    let queued = [spawn_hash(&pool), spawn_hash(&pool)];
+    until(|| pool.stats().queued == 2).await;
     // ...and the next is refused at once, without reaching the hasher.
-    let err = pool.hash(&password).await.unwrap_err();
+    let err = pool
+        .hash(&Password::new("correct horse"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, PasswordError::Overloaded), "{err:?}");
     let stats = pool.stats();
     assert_eq!(
@@ -207,14 +286,33 @@ async fn a_full_queue_fails_fast_with_overloaded() {
         "{stats:?}"
     );
 
-    for _ in 0..3 {
-        release.send(()).unwrap();
-    }
+    gate.release(3);
     assert_eq!(running.await.unwrap().unwrap(), "$gated$");
     for task in queued {
         assert_eq!(task.await.unwrap().unwrap(), "$gated$");
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(gate.calls(), 3);
+    assert_eq!(pool.stats().completed, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_for_a_caller_that_gave_up_is_skipped() {
+    let (pool, gate) = gated_pool(1, 4);
+    let first = spawn_hash(&pool);
+    let gate = gate.wait_started(1).await;
+    // Queued behind the first, then abandoned (a client that disconnected).
+    let abandoned = spawn_hash(&pool);
+    until(|| pool.stats().queued == 1).await;
+    abandoned.abort();
+    assert!(abandoned.await.unwrap_err().is_cancelled());
+
+    gate.release(1);
+    first.await.unwrap().unwrap();
+    let last = spawn_hash(&pool);
+    let gate = gate.wait_started(1).await;
+    gate.release(1);
+    last.await.unwrap().unwrap();
+    assert_eq!(gate.calls(), 2, "the abandoned job was hashed");
     assert_eq!(pool.stats().completed, 3);
 }
 
@@ -331,6 +429,10 @@ async fn a_custom_policy_is_applied() {
 struct Panicking;
 
 impl PasswordHasher for Panicking {
+    fn verify_dummy_with(&self, _: &Password, _: &mut Scratch) -> Result<(), PasswordError> {
+        Ok(())
+    }
+
     fn hash_password_with(
         &self,
         password: &Password,
@@ -352,10 +454,6 @@ impl PasswordVerifier for Panicking {
     ) -> Result<Verified, PasswordError> {
         Ok(Verified::INVALID)
     }
-
-    fn verify_dummy_with(&self, _: &Password, _: &mut Scratch) -> Result<(), PasswordError> {
-        Ok(())
-    }
 }
 
 #[tokio::test]
@@ -374,62 +472,22 @@ async fn a_panicking_hasher_does_not_kill_the_worker() {
 }
 
 #[test]
-fn zero_workers_is_a_configuration_error() {
+fn worker_and_queue_counts_are_validated_and_defaulted() {
     assert!(PasswordPool::builder().workers(0).build().is_err());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn work_for_a_caller_that_gave_up_is_skipped() {
-    let (started_tx, started) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let pool = PasswordPool::builder()
-        .hasher(Gated {
-            started: Mutex::new(started_tx),
-            release: Mutex::new(release_rx),
-            calls: Arc::clone(&calls),
-        })
-        .workers(1)
-        .queue_capacity(4)
-        .build()
-        .unwrap();
-    let password = Password::new("correct horse");
-    let first = tokio::spawn({
-        let (pool, password) = (pool.clone(), password.clone());
-        async move { pool.hash(&password).await }
-    });
-    let started = tokio::task::spawn_blocking(move || {
-        started.recv().unwrap();
-        started
-    })
-    .await
-    .unwrap();
-    // Queued behind the first, then abandoned (a client that disconnected).
-    let abandoned = tokio::spawn({
-        let (pool, password) = (pool.clone(), password.clone());
-        async move { pool.hash(&password).await }
-    });
-    while pool.stats().queued < 1 {
-        tokio::task::yield_now().await;
-    }
-    abandoned.abort();
-    assert!(abandoned.await.unwrap_err().is_cancelled());
-
-    release.send(()).unwrap();
-    first.await.unwrap().unwrap();
-    let last = tokio::spawn({
-        let (pool, password) = (pool.clone(), password.clone());
-        async move { pool.hash(&password).await }
-    });
-    tokio::task::spawn_blocking(move || started.recv().unwrap())
-        .await
-        .unwrap();
-    release.send(()).unwrap();
-    last.await.unwrap().unwrap();
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        2,
-        "the abandoned job was hashed"
+    assert!(PasswordPool::builder().workers(1025).build().is_err());
+    assert!(
+        PasswordPool::builder()
+            .workers(1)
+            .queue_capacity(usize::MAX)
+            .build()
+            .is_err()
     );
-    assert_eq!(pool.stats().completed, 3);
+    let stats = PasswordPool::builder().workers(3).build().unwrap().stats();
+    assert_eq!((stats.workers, stats.queue_capacity), (3, 12));
+    let parallelism = std::thread::available_parallelism().unwrap().get();
+    let stats = PasswordPool::builder().build().unwrap().stats();
+    assert_eq!(
+        (stats.workers, stats.queue_capacity),
+        (parallelism, 4 * parallelism)
+    );
 }

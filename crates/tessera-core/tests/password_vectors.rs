@@ -6,9 +6,12 @@
     reason = "test code: a panic is a failure"
 )]
 
-use argon2::{Algorithm, Argon2, AssociatedData, ParamsBuilder, Version};
+use argon2::{
+    Algorithm, Argon2, AssociatedData, CustomizedPasswordHasher, Params, ParamsBuilder, Version,
+};
 use tessera_core::password::{
-    Argon2Hasher, Argon2Params, Password, PasswordError, PasswordHasher, PasswordVerifier,
+    Argon2Hasher, Argon2Params, Password, PasswordError, PasswordHasher, PasswordPool,
+    PasswordVerifier,
 };
 
 /// RFC 9106 §5.3: the argon2id test vector. It uses a secret and associated
@@ -167,6 +170,38 @@ fn weaker_parameters_need_a_rehash() {
         let verified = current.verify_password(&password, &stored).unwrap();
         assert!(verified.is_valid());
         assert_eq!(verified.needs_rehash(), expected, "{weaker:?}");
+    }
+}
+
+/// The C-reference strings through the pool: the path a login takes, with
+/// the policy's normalisation in front of the verifier.
+#[tokio::test]
+async fn c_reference_hashes_verify_through_the_pool() {
+    let pool = PasswordPool::builder().workers(2).build().unwrap();
+    for &(password, stored, needs_rehash) in C_REFERENCE {
+        let verified = pool.verify(&Password::new(password), stored).await.unwrap();
+        assert!(verified.is_valid(), "{stored}");
+        assert_eq!(verified.needs_rehash(), needs_rehash, "{stored}");
+    }
+}
+
+/// A salt or an output shorter than tessera's is weaker too.
+#[test]
+fn short_salts_and_outputs_need_a_rehash() {
+    let password = b"correct horse battery staple";
+    let current = Argon2Hasher::new(Argon2Params::new(1024, 1, 1)).unwrap();
+    let argon2 = Argon2::default();
+    for (salt, output_len) in [(&b"8bytesal"[..], 32), (&b"sixteen byte salt"[..16], 16)] {
+        let params = Params::new(1024, 1, 1, Some(output_len)).unwrap();
+        let stored = argon2
+            .hash_password_customized(password, salt, None, None, params)
+            .unwrap()
+            .to_string();
+        let verified = current
+            .verify_password(&Password::new("correct horse battery staple"), &stored)
+            .unwrap();
+        assert!(verified.is_valid(), "{stored}");
+        assert!(verified.needs_rehash(), "{stored}");
     }
 }
 

@@ -2,10 +2,12 @@
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use password_hash::phc::{self, Output, ParamsString, Salt};
+use std::sync::{Arc, Mutex, PoisonError};
 use subtle::ConstantTimeEq;
+
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{Password, PasswordHasher, PasswordVerifier, Scratch, Verified};
+use super::{Password, PasswordHasher, PasswordVerifier, Scratch, Verified, Workspace};
 use crate::error::{ConfigError, PasswordError};
 
 /// Salt length of new hashes, in bytes (RFC 9106 §3.1).
@@ -23,7 +25,11 @@ const OWASP_PARAMS: Params = match Params::new(19_456, 2, 1, Some(OUTPUT_LEN)) {
 };
 
 /// argon2id cost parameters.
+///
+/// Build them with [`new`](Self::new) or a preset; more settings may be
+/// added in a minor release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Argon2Params {
     /// Memory in KiB.
     pub m_cost: u32,
@@ -76,7 +82,14 @@ impl Default for Argon2Params {
 /// migration script, an attacker with write access to one column). Verifying
 /// `$argon2id$v=19$m=8388608,…` would allocate 8 GiB; these ceilings are
 /// checked before anything is allocated.
+///
+/// Start from [`Default`] and change the fields you need; more ceilings may
+/// be added in a minor release.
+///
+/// Peak hashing memory is `workers × m_cost` plus at most one stored hash
+/// above `m_cost` at a time (up to `max_m_cost`): such hashes take turns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Argon2Limits {
     /// Largest memory cost in KiB. Default 262144 (256 MiB).
     pub max_m_cost: u32,
@@ -109,6 +122,9 @@ pub struct Argon2Hasher {
     limits: Argon2Limits,
     // Validated once at construction, used for every new hash.
     argon2_params: Params,
+    // Held while verifying a stored hash whose memory cost is above the
+    // current one, so only one such allocation exists at a time.
+    oversized: Arc<Mutex<()>>,
 }
 
 impl Argon2Hasher {
@@ -150,6 +166,7 @@ impl Argon2Hasher {
             params,
             limits,
             argon2_params,
+            oversized: Arc::default(),
         })
     }
 
@@ -175,20 +192,52 @@ impl Argon2Hasher {
             Version::V0x13,
             self.argon2_params.clone(),
         );
-        run(
-            &argon2,
-            self.argon2_params.block_count(),
-            self.home_blocks(),
-            password,
-            salt,
-            out,
-            scratch,
-        )
+        self.run(&argon2, password, salt, out, scratch)
     }
 
-    /// Blocks a worker keeps between calls: enough for the current parameters.
-    fn home_blocks(&self) -> usize {
-        self.argon2_params.block_count()
+    /// Runs argon2 in the scratch memory when the job fits the memory a
+    /// worker keeps (enough for the current parameters), in a temporary
+    /// allocation otherwise, one at a time. Either way the blocks are zeroed
+    /// afterwards: they hold values derived from the password.
+    fn run(
+        &self,
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        out: &mut [u8],
+        scratch: &mut Scratch,
+    ) -> Result<(), PasswordError> {
+        let blocks = argon2.params().block_count();
+        let home = self.argon2_params.block_count();
+        let result = if blocks <= home {
+            let memory = &mut scratch.workspace::<Argon2Blocks>().0;
+            grow(memory, home)?;
+            let memory = &mut memory[..blocks];
+            let result = argon2.hash_password_into_with_memory(password, salt, out, &mut *memory);
+            memory.iter_mut().for_each(Zeroize::zeroize);
+            result
+        } else {
+            let _turn = self
+                .oversized
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let mut memory = Vec::new();
+            grow(&mut memory, blocks)?;
+            let result =
+                argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..]);
+            memory.iter_mut().for_each(Zeroize::zeroize);
+            result
+        };
+        result.map_err(|e| match e {
+            argon2::Error::SaltTooShort | argon2::Error::SaltTooLong => {
+                PasswordError::MalformedHash("salt length out of range")
+            }
+            argon2::Error::OutputTooShort | argon2::Error::OutputTooLong => {
+                PasswordError::MalformedHash("output length out of range")
+            }
+            argon2::Error::PwdTooLong => PasswordError::Internal("password too long for argon2"),
+            _ => PasswordError::Internal("argon2 failed"),
+        })
     }
 }
 
@@ -198,6 +247,7 @@ impl Default for Argon2Hasher {
             params: Argon2Params::OWASP,
             limits: Argon2Limits::default(),
             argon2_params: OWASP_PARAMS,
+            oversized: Arc::default(),
         }
     }
 }
@@ -229,41 +279,6 @@ impl PasswordHasher for Argon2Hasher {
         };
         Ok(phc.to_string())
     }
-}
-
-impl PasswordVerifier for Argon2Hasher {
-    fn verify_password_with(
-        &self,
-        password: &Password,
-        stored: &str,
-        scratch: &mut Scratch,
-    ) -> Result<Verified, PasswordError> {
-        let parsed = parse_stored(stored, &self.limits)?;
-        let mut out = Zeroizing::new([0u8; Output::MAX_LENGTH]);
-        let out = &mut out[..parsed.expected.len()];
-        let argon2 = Argon2::new(parsed.algorithm, parsed.version, parsed.params.clone());
-        run(
-            &argon2,
-            parsed.params.block_count(),
-            self.home_blocks(),
-            password.expose_secret().as_bytes(),
-            &parsed.salt,
-            out,
-            scratch,
-        )?;
-        if !bool::from(out.ct_eq(parsed.expected.as_bytes())) {
-            return Ok(Verified::INVALID);
-        }
-        let current = self.params;
-        let needs_rehash = parsed.algorithm != Algorithm::Argon2id
-            || parsed.version != Version::V0x13
-            || parsed.params.m_cost() < current.m_cost
-            || parsed.params.t_cost() < current.t_cost
-            || parsed.params.p_cost() < current.p_cost
-            || parsed.salt.len() < SALT_LEN
-            || parsed.expected.len() < OUTPUT_LEN;
-        Ok(Verified::valid(needs_rehash))
-    }
 
     fn verify_dummy_with(
         &self,
@@ -284,6 +299,49 @@ impl PasswordVerifier for Argon2Hasher {
         )?;
         let _ = std::hint::black_box(out.ct_eq(&expected));
         Ok(())
+    }
+}
+
+impl PasswordVerifier for Argon2Hasher {
+    fn verify_password_with(
+        &self,
+        password: &Password,
+        stored: &str,
+        scratch: &mut Scratch,
+    ) -> Result<Verified, PasswordError> {
+        let parsed = parse_stored(stored, &self.limits).inspect_err(|e| {
+            if let PasswordError::ParamsOutOfBounds { param, value, max } = e {
+                // A stored hash no configuration of ours produces: planted,
+                // or imported from a system with other ceilings.
+                tracing::warn!(
+                    target: "tessera::auth",
+                    param, value, max,
+                    "stored password hash exceeds the cost ceilings; refused without hashing"
+                );
+            }
+        })?;
+        let mut out = Zeroizing::new([0u8; Output::MAX_LENGTH]);
+        let out = &mut out[..parsed.expected.len()];
+        let argon2 = Argon2::new(parsed.algorithm, parsed.version, parsed.params.clone());
+        self.run(
+            &argon2,
+            password.expose_secret().as_bytes(),
+            &parsed.salt,
+            out,
+            scratch,
+        )?;
+        if !bool::from(out.ct_eq(parsed.expected.as_bytes())) {
+            return Ok(Verified::INVALID);
+        }
+        let current = self.params;
+        let needs_rehash = parsed.algorithm != Algorithm::Argon2id
+            || parsed.version != Version::V0x13
+            || parsed.params.m_cost() < current.m_cost
+            || parsed.params.t_cost() < current.t_cost
+            || parsed.params.p_cost() < current.p_cost
+            || parsed.salt.len() < SALT_LEN
+            || parsed.expected.len() < OUTPUT_LEN;
+        Ok(Verified::valid(needs_rehash))
     }
 }
 
@@ -402,40 +460,18 @@ fn parse_stored(stored: &str, limits: &Argon2Limits) -> Result<StoredHash, Passw
     })
 }
 
-/// Runs argon2 in the scratch memory when the job fits the memory a worker
-/// keeps (`home_blocks`), in a temporary allocation otherwise. Either way the
-/// blocks are zeroed afterwards: they hold values derived from the password.
-fn run(
-    argon2: &Argon2<'_>,
-    blocks: usize,
-    home_blocks: usize,
-    password: &[u8],
-    salt: &[u8],
-    out: &mut [u8],
-    scratch: &mut Scratch,
-) -> Result<(), PasswordError> {
-    let mut temporary = Vec::new();
-    let memory = if blocks <= home_blocks {
-        grow(&mut scratch.blocks, home_blocks)?;
-        &mut scratch.blocks[..blocks]
-    } else {
-        grow(&mut temporary, blocks)?;
-        &mut temporary[..]
-    };
-    let result = argon2.hash_password_into_with_memory(password, salt, out, &mut *memory);
-    for block in memory.iter_mut() {
-        block.zeroize();
+/// argon2's memory blocks, kept in a [`Scratch`].
+#[derive(Default)]
+struct Argon2Blocks(Vec<Block>);
+
+impl Workspace for Argon2Blocks {
+    fn held_bytes(&self) -> usize {
+        self.0.capacity() * Block::SIZE
     }
-    result.map_err(|e| match e {
-        argon2::Error::SaltTooShort | argon2::Error::SaltTooLong => {
-            PasswordError::MalformedHash("salt length out of range")
-        }
-        argon2::Error::OutputTooShort | argon2::Error::OutputTooLong => {
-            PasswordError::MalformedHash("output length out of range")
-        }
-        argon2::Error::PwdTooLong => PasswordError::Internal("password too long for argon2"),
-        _ => PasswordError::Internal("argon2 failed"),
-    })
+
+    fn wipe(&mut self) {
+        self.0.iter_mut().for_each(Zeroize::zeroize);
+    }
 }
 
 fn grow(blocks: &mut Vec<Block>, len: usize) -> Result<(), PasswordError> {
@@ -509,12 +545,8 @@ mod tests {
             .unwrap();
         let held = scratch.held_bytes();
         assert_eq!(held, 256 * 1024);
-        assert!(
-            scratch
-                .blocks
-                .iter()
-                .all(|b| b.as_ref().iter().all(|w| *w == 0))
-        );
+        let blocks = &scratch.workspace::<Argon2Blocks>().0;
+        assert!(blocks.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)));
         let verified = hasher
             .verify_password_with(&Password::new("hunter22"), &hash, &mut scratch)
             .unwrap();
@@ -523,6 +555,60 @@ mod tests {
             scratch.held_bytes(),
             held,
             "no growth for a hash at the current cost"
+        );
+    }
+
+    #[test]
+    fn the_dummy_does_a_verification_at_the_current_memory_cost() {
+        let hasher = Argon2Hasher::new(Argon2Params::new(512, 2, 1)).unwrap();
+        let mut scratch = Scratch::new();
+        hasher
+            .verify_dummy_with(&Password::new("anything"), &mut scratch)
+            .unwrap();
+        assert_eq!(scratch.held_bytes(), 512 * 1024);
+    }
+
+    #[test]
+    fn custom_ceilings_apply_to_stored_hashes() {
+        let limits = Argon2Limits {
+            max_m_cost: 1024,
+            max_t_cost: 2,
+            ..Argon2Limits::default()
+        };
+        let strict = Argon2Hasher::with_limits(Argon2Params::new(256, 1, 1), limits).unwrap();
+        let password = Password::new("hunter22");
+        let within = Argon2Hasher::new(Argon2Params::new(1024, 2, 1))
+            .unwrap()
+            .hash_password(&password)
+            .unwrap();
+        assert!(
+            strict
+                .verify_password(&password, &within)
+                .unwrap()
+                .is_valid()
+        );
+        let above = Argon2Hasher::new(Argon2Params::new(2048, 1, 1))
+            .unwrap()
+            .hash_password(&password)
+            .unwrap();
+        assert!(matches!(
+            strict.verify_password(&password, &above),
+            Err(PasswordError::ParamsOutOfBounds {
+                param: "m",
+                value: 2048,
+                max: 1024
+            })
+        ));
+        let err = Argon2Hasher::with_limits(Argon2Params::new(2048, 1, 1), limits).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    setting: "m_cost",
+                    ..
+                }
+            ),
+            "{err}"
         );
     }
 

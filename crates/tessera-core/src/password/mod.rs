@@ -49,6 +49,7 @@ mod argon2id;
 mod policy;
 mod pool;
 
+use std::any::Any;
 use std::fmt;
 
 use zeroize::Zeroizing;
@@ -146,22 +147,57 @@ impl Verified {
 /// Working memory that a hasher may keep between calls.
 ///
 /// Each worker of a [`PasswordPool`] owns one, so the argon2 memory blocks are
-/// allocated once per worker rather than once per hash. Implementations that
-/// need no memory of their own ignore it.
+/// allocated once per worker rather than once per hash. A hasher keeps
+/// whatever [`Workspace`] it needs in it; one that needs none ignores it.
 #[derive(Default)]
 pub struct Scratch {
-    blocks: Vec<argon2::Block>,
+    space: Option<Box<dyn Workspace>>,
+}
+
+/// Memory a hasher keeps in a [`Scratch`] between calls.
+pub trait Workspace: Any + Send {
+    /// Bytes held.
+    fn held_bytes(&self) -> usize;
+
+    /// Overwrites everything held with zeros.
+    fn wipe(&mut self);
 }
 
 impl Scratch {
-    /// Empty working memory; the hasher grows it on first use.
+    /// Empty working memory; the hasher fills it on first use.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The workspace of type `W`, created with `W::default()` when the
+    /// scratch is empty or holds another type (the old one is wiped first).
+    pub fn workspace<W: Workspace + Default>(&mut self) -> &mut W {
+        let holds_w = self
+            .space
+            .as_deref()
+            .is_some_and(|space| (space as &dyn Any).is::<W>());
+        if !holds_w {
+            self.wipe();
+            self.space = Some(Box::new(W::default()));
+        }
+        let space = self.space.get_or_insert_with(|| Box::new(W::default()));
+        match (space.as_mut() as &mut dyn Any).downcast_mut::<W>() {
+            Some(w) => w,
+            // Replaced just above when it held another type.
+            None => unreachable!("scratch holds the requested workspace type"),
+        }
+    }
+
     /// Bytes currently held.
     pub fn held_bytes(&self) -> usize {
-        self.blocks.capacity() * argon2::Block::SIZE
+        self.space.as_ref().map_or(0, |space| space.held_bytes())
+    }
+
+    /// Overwrites the held memory with zeros, keeping it allocated.
+    pub fn wipe(&mut self) {
+        if let Some(space) = &mut self.space {
+            space.wipe();
+        }
     }
 }
 
@@ -191,11 +227,25 @@ pub trait PasswordHasher: Send + Sync {
     fn hash_password(&self, password: &Password) -> Result<String, PasswordError> {
         self.hash_password_with(password, &mut Scratch::new())
     }
+
+    /// Does the work of a verification at the parameters of new hashes and
+    /// discards the result.
+    ///
+    /// A login for an account that does not exist (or is disabled) calls
+    /// this, so it costs what a login for an existing account costs and the
+    /// response time does not tell an attacker which accounts exist.
+    fn verify_dummy_with(
+        &self,
+        password: &Password,
+        scratch: &mut Scratch,
+    ) -> Result<(), PasswordError>;
 }
 
 /// Checks a password against a stored hash.
 ///
-/// Object safe. Stored hashes are untrusted input: implementations reject
+/// Object safe, and separate from [`PasswordHasher`] so that verifiers of
+/// legacy formats can be chained in front of the current hasher. Stored
+/// hashes are untrusted input: implementations reject
 /// malformed strings and excessive cost parameters with an error, before
 /// allocating, and never panic.
 pub trait PasswordVerifier: Send + Sync {
@@ -217,18 +267,6 @@ pub trait PasswordVerifier: Send + Sync {
     ) -> Result<Verified, PasswordError> {
         self.verify_password_with(password, stored, &mut Scratch::new())
     }
-
-    /// Does the work of a verification at the current parameters and
-    /// discards the result.
-    ///
-    /// A login for an account that does not exist (or is disabled) calls
-    /// this, so it costs what a login for an existing account costs and the
-    /// response time does not tell an attacker which accounts exist.
-    fn verify_dummy_with(
-        &self,
-        password: &Password,
-        scratch: &mut Scratch,
-    ) -> Result<(), PasswordError>;
 }
 
 /// Both halves, as one object-safe trait for `Arc<dyn PasswordHashing>`.

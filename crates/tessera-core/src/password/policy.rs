@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use unicode_normalization::UnicodeNormalization;
+use zeroize::Zeroizing;
 
 use super::Password;
 use crate::error::{ConfigError, PolicyError};
@@ -52,7 +53,8 @@ impl SetBlocklist {
 
 impl Blocklist for SetBlocklist {
     fn contains(&self, password: &str) -> bool {
-        self.entries.contains(&fold(password))
+        let folded = Zeroizing::new(fold(password));
+        self.entries.contains(folded.as_str())
     }
 }
 
@@ -65,9 +67,17 @@ impl fmt::Debug for SetBlocklist {
     }
 }
 
+/// NFKC, then lower case. Sized up front (NFKC expands UTF-8 at most 11×,
+/// lower-casing at most 3×) so growing never leaves a copy behind.
 fn fold(s: &str) -> String {
-    s.nfkc().flat_map(char::to_lowercase).collect()
+    let mut out = String::with_capacity(s.len().saturating_mul(NFKC_MAX_EXPANSION * 3));
+    out.extend(s.nfkc().flat_map(char::to_lowercase));
+    out
 }
+
+/// The most NFKC can expand UTF-8 text, in bytes (Unicode Normalization
+/// FAQ, "maximum expansion factor").
+const NFKC_MAX_EXPANSION: usize = 11;
 
 /// The rules a new password must meet, and the normalisation every password
 /// goes through before it is hashed or verified.
@@ -158,7 +168,12 @@ impl PasswordPolicy {
             });
         }
         if self.nfkc {
-            Ok(Password::new(raw.nfkc().collect::<String>()))
+            // Sized for the worst case so growing never leaves a copy of the
+            // password in freed memory.
+            let mut normalised =
+                String::with_capacity(raw.len().saturating_mul(NFKC_MAX_EXPANSION));
+            normalised.extend(raw.nfkc());
+            Ok(Password::new(normalised))
         } else {
             Ok(password.clone())
         }

@@ -13,6 +13,11 @@ use tokio::sync::oneshot;
 use super::{Argon2Hasher, Password, PasswordHashing, PasswordPolicy, Scratch, Verified};
 use crate::error::{ConfigError, PasswordError};
 
+/// Most workers a pool may have.
+const MAX_WORKERS: usize = 1024;
+/// Deepest queue a pool may have.
+const MAX_QUEUE: usize = 65_536;
+
 /// A unit of work. It calls [`Counters::finish`] itself, before it answers,
 /// so a caller that has its answer also sees the counters updated.
 type Job = Box<dyn FnOnce(&dyn PasswordHashing, &mut Scratch, &Counters) + Send>;
@@ -49,7 +54,11 @@ struct Inner {
 
 #[derive(Default)]
 struct Counters {
-    queued: AtomicUsize,
+    // Jobs accepted by the queue and jobs taken from it: their difference is
+    // what waits. Counting after a successful send means a job is never
+    // reported as queued before it is.
+    submitted: AtomicU64,
+    started: AtomicU64,
     running: AtomicUsize,
     peak_running: AtomicUsize,
     completed: AtomicU64,
@@ -59,7 +68,7 @@ struct Counters {
 impl Counters {
     /// A worker took a job from the queue.
     fn start(&self) {
-        self.queued.fetch_sub(1, Ordering::Relaxed);
+        self.started.fetch_add(1, Ordering::SeqCst);
         let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak_running.fetch_max(running, Ordering::SeqCst);
     }
@@ -151,7 +160,12 @@ impl PasswordPool {
         PoolStats {
             workers: self.inner.workers,
             queue_capacity: self.inner.queue_capacity,
-            queued: c.queued.load(Ordering::Relaxed),
+            queued: usize::try_from(
+                c.submitted
+                    .load(Ordering::SeqCst)
+                    .saturating_sub(c.started.load(Ordering::SeqCst)),
+            )
+            .unwrap_or(usize::MAX),
             running: c.running.load(Ordering::Relaxed),
             peak_running: c.peak_running.load(Ordering::Relaxed),
             completed: c.completed.load(Ordering::SeqCst),
@@ -176,18 +190,24 @@ impl PasswordPool {
             let _ = tx.send(result);
         });
         let stats = &self.inner.stats;
-        // Counted before sending so a worker can never see it below zero.
-        stats.queued.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = self.inner.sender.try_send(job) {
-            stats.queued.fetch_sub(1, Ordering::Relaxed);
-            return Err(match e {
-                TrySendError::Full(_) => {
-                    stats.rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(target: "tessera::auth", "password hashing queue is full");
-                    PasswordError::Overloaded
+        match self.inner.sender.try_send(job) {
+            Ok(()) => {
+                stats.submitted.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(TrySendError::Full(_)) => {
+                let rejected = stats.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+                // A flood must not become a log flood: report the 1st, 2nd,
+                // 4th, 8th… refusal; `stats()` has the exact count.
+                if rejected.is_power_of_two() {
+                    tracing::warn!(
+                        target: "tessera::auth",
+                        rejected,
+                        "password hashing queue is full; refusing with Overloaded"
+                    );
                 }
-                TrySendError::Disconnected(_) => PasswordError::WorkersUnavailable,
-            });
+                return Err(PasswordError::Overloaded);
+            }
+            Err(TrySendError::Disconnected(_)) => return Err(PasswordError::WorkersUnavailable),
         }
         // A dropped sender means the job panicked or was never run.
         rx.await.unwrap_or(Err(PasswordError::WorkersUnavailable))
@@ -243,15 +263,16 @@ impl PasswordPoolBuilder {
         self
     }
 
-    /// Number of worker threads (default: the available parallelism). Peak
-    /// hashing memory is this times the memory cost.
+    /// Number of worker threads, 1 to 1024 (default: the available
+    /// parallelism). Peak hashing memory is this times the memory cost.
     pub fn workers(mut self, workers: usize) -> Self {
         self.workers = Some(workers);
         self
     }
 
-    /// Jobs that may wait for a worker (default: 4 × workers). Zero means a
-    /// job is accepted only while a worker is idle and waiting.
+    /// Jobs that may wait for a worker, at most 65536 (default: 4 ×
+    /// workers). Zero means a job is accepted only while a worker is idle
+    /// and waiting.
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = Some(capacity);
         self
@@ -260,14 +281,29 @@ impl PasswordPoolBuilder {
     /// Starts the workers.
     ///
     /// # Errors
-    /// [`ConfigError`] for zero workers or when a thread cannot be spawned.
+    /// [`ConfigError`] for a worker count or queue capacity out of range, or
+    /// when a thread cannot be spawned.
     pub fn build(self) -> Result<PasswordPool, ConfigError> {
         let workers = match self.workers {
             Some(0) => return Err(ConfigError::invalid("workers", "must be at least 1")),
+            Some(n) if n > MAX_WORKERS => {
+                return Err(ConfigError::invalid(
+                    "workers",
+                    format!("{n} is above {MAX_WORKERS}; each worker holds m_cost of memory"),
+                ));
+            }
             Some(n) => n,
             None => thread::available_parallelism().map_or(1, NonZeroUsize::get),
         };
         let queue_capacity = self.queue_capacity.unwrap_or(workers.saturating_mul(4));
+        if queue_capacity > MAX_QUEUE {
+            // The channel allocates every slot up front, and a deep queue only
+            // turns overload into latency.
+            return Err(ConfigError::invalid(
+                "queue_capacity",
+                format!("{queue_capacity} is above {MAX_QUEUE}"),
+            ));
+        }
         let (sender, receiver) = mpsc::sync_channel::<Job>(queue_capacity);
         let receiver = Arc::new(Mutex::new(receiver));
         let stats = Arc::new(Counters::default());
@@ -325,6 +361,7 @@ fn work(receiver: &Mutex<Receiver<Job>>, hasher: &dyn PasswordHashing, stats: &C
         if catch_unwind(AssertUnwindSafe(|| job(hasher, &mut scratch, stats))).is_err() {
             tracing::error!(target: "tessera::auth", "password hasher panicked");
             stats.finish();
+            scratch.wipe();
             scratch = Scratch::new();
         }
     }
