@@ -145,6 +145,50 @@ pub enum PasswordError {
     Internal(&'static str),
 }
 
+/// An opaque token (refresh token or API key) was refused, or could not be
+/// issued.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Not a well-formed token of the expected kind (prefix, length,
+    /// alphabet or checksum). Found without a store lookup.
+    #[error("malformed token")]
+    Malformed,
+    /// Unknown, expired, revoked or used up. For a refresh, OAuth's
+    /// `invalid_grant`.
+    #[error("invalid, expired or revoked token")]
+    Invalid,
+    /// A used-up refresh token was presented again after the grace window:
+    /// its whole family is now revoked.
+    #[error("refresh token reused; its family is revoked")]
+    Reused {
+        /// The revoked family.
+        family: crate::token::FamilyId,
+    },
+    /// A refresh asked for a scope its login was not granted.
+    #[error("scope {scope:?} was not granted")]
+    InvalidScope {
+        /// The first such scope.
+        scope: String,
+    },
+    /// An API key name is empty, longer than 128 bytes or has control
+    /// characters.
+    #[error("invalid api key name")]
+    InvalidName,
+    /// An API key asked for a scope the account may not have.
+    #[error("scope {scope:?} is not allowed for this account")]
+    ScopeNotAllowed {
+        /// The first such scope.
+        scope: String,
+    },
+    /// The operating system's random number generator failed.
+    #[error("random number generator failed")]
+    Random(#[source] BoxError),
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// A configuration was refused at construction.
 ///
 /// Builders return this at start-up, so a bad configuration never fails a

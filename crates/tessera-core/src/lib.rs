@@ -44,9 +44,12 @@
 
 pub mod clock;
 pub mod error;
+pub mod jwt;
+pub mod keys;
 pub mod memory;
 pub mod password;
 mod random;
+pub mod token;
 pub mod users;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};

@@ -7,12 +7,23 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
 use crate::error::{CreateUserError, StoreError};
+use crate::jwt::{RevocationCheck, Revocations};
+use crate::token::{
+    Family, FamilyId, RevokeScope, Rotation, Successor, TokenDigest, TokenId, TokenKind,
+    TokenRecord, TokenStore,
+};
 use crate::users::{Login, NewUser, PasswordUpdate, User, UserId, UserStore};
+
+/// Locks a mutex whose data stays consistent even if a holder panicked:
+/// nothing in these stores panics while holding a lock.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A [`UserStore`] in memory.
 ///
@@ -65,9 +76,7 @@ impl MemoryUserStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, UserState> {
-        // Nothing panics while the lock is held, so a poisoned lock still
-        // guards consistent data.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     fn update(&self, id: &UserId, change: impl FnOnce(&mut User) -> bool) -> Option<User> {
@@ -157,6 +166,405 @@ impl UserStore for MemoryUserStore {
             user.last_login_at = Some(at);
             true
         }))
+    }
+}
+
+/// A [`TokenStore`] in memory.
+///
+/// Keeps only digests, like every store. Rotation happens under one lock, so
+/// it is atomic.
+#[derive(Default)]
+pub struct MemoryTokenStore {
+    state: Mutex<TokenState>,
+}
+
+#[derive(Default)]
+struct TokenState {
+    tokens: HashMap<TokenDigest, StoredToken>,
+    families: HashMap<FamilyId, FamilyState>,
+}
+
+struct StoredToken {
+    record: TokenRecord,
+    revoked: bool,
+    used: Option<Used>,
+}
+
+struct Used {
+    at: SystemTime,
+    successor: TokenDigest,
+}
+
+struct FamilyState {
+    family: Family,
+    revoked: bool,
+}
+
+impl TokenState {
+    fn family_live(&self, id: &FamilyId, now: SystemTime) -> Option<&Family> {
+        self.families
+            .get(id)
+            .filter(|f| !f.revoked && now < f.family.expires_at)
+            .map(|f| &f.family)
+    }
+
+    fn live(&self, digest: &TokenDigest, now: SystemTime) -> Option<&StoredToken> {
+        let token = self.tokens.get(digest)?;
+        if token.revoked || token.used.is_some() || token.record.is_expired(now) {
+            return None;
+        }
+        match &token.record.family {
+            Some(family) => self.family_live(family, now).map(|_| token),
+            None if token.record.kind == TokenKind::Refresh => None,
+            None => Some(token),
+        }
+    }
+
+    fn revoke_family(&mut self, id: &FamilyId) -> Option<Family> {
+        let state = self.families.get_mut(id)?;
+        state.revoked = true;
+        Some(state.family.clone())
+    }
+}
+
+impl MemoryTokenStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every stored digest, for tests that show no raw token is kept.
+    pub fn digests(&self) -> Vec<TokenDigest> {
+        lock(&self.state).tokens.keys().copied().collect()
+    }
+}
+
+impl fmt::Debug for MemoryTokenStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.state);
+        f.debug_struct("MemoryTokenStore")
+            .field("tokens", &state.tokens.len())
+            .field("families", &state.families.len())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryTokenStore {
+    async fn insert(&self, record: TokenRecord) -> Result<(), StoreError> {
+        let mut state = lock(&self.state);
+        state.tokens.insert(
+            record.digest,
+            StoredToken {
+                record,
+                revoked: false,
+                used: None,
+            },
+        );
+        Ok(())
+    }
+
+    async fn start_family(&self, family: Family, first: TokenRecord) -> Result<(), StoreError> {
+        let mut state = lock(&self.state);
+        state.families.insert(
+            family.id.clone(),
+            FamilyState {
+                family,
+                revoked: false,
+            },
+        );
+        state.tokens.insert(
+            first.digest,
+            StoredToken {
+                record: first,
+                revoked: false,
+                used: None,
+            },
+        );
+        Ok(())
+    }
+
+    async fn find(
+        &self,
+        digest: &TokenDigest,
+        now: SystemTime,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        Ok(lock(&self.state)
+            .live(digest, now)
+            .map(|t| t.record.clone()))
+    }
+
+    async fn rotate(
+        &self,
+        presented: &TokenDigest,
+        successor: Successor,
+        now: SystemTime,
+        grace: Duration,
+    ) -> Result<Rotation, StoreError> {
+        let mut state = lock(&self.state);
+        let Some(token) = state.tokens.get(presented) else {
+            return Ok(Rotation::Invalid);
+        };
+        let Some(family_id) = token.record.family.clone() else {
+            return Ok(Rotation::Invalid);
+        };
+        if token.record.kind != TokenKind::Refresh || token.revoked || token.record.is_expired(now)
+        {
+            return Ok(Rotation::Invalid);
+        }
+        let Some(family) = state.family_live(&family_id, now).cloned() else {
+            return Ok(Rotation::Invalid);
+        };
+        let previous = token.record.clone();
+        match &token.used {
+            None => {
+                let record = successor.record(&previous, &family, now);
+                if let Some(token) = state.tokens.get_mut(presented) {
+                    token.used = Some(Used {
+                        at: now,
+                        successor: record.digest,
+                    });
+                }
+                state.tokens.insert(
+                    record.digest,
+                    StoredToken {
+                        record: record.clone(),
+                        revoked: false,
+                        used: None,
+                    },
+                );
+                Ok(Rotation::Rotated {
+                    previous,
+                    successor: record,
+                })
+            }
+            Some(used) => {
+                let within_grace = now.duration_since(used.at).is_ok_and(|age| age < grace);
+                let successor = state.live(&used.successor, now).map(|t| t.record.clone());
+                match successor {
+                    Some(successor) if within_grace => Ok(Rotation::Grace {
+                        previous,
+                        successor,
+                    }),
+                    _ => {
+                        let family = state.revoke_family(&family_id).unwrap_or(family);
+                        Ok(Rotation::Reused { family })
+                    }
+                }
+            }
+        }
+    }
+
+    async fn revoke(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        let mut state = lock(&self.state);
+        Ok(match state.tokens.get_mut(digest) {
+            Some(token) if !token.revoked => {
+                token.revoked = true;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn revoke_api_key(&self, subject: &UserId, id: &TokenId) -> Result<bool, StoreError> {
+        let mut state = lock(&self.state);
+        let key = state.tokens.values_mut().find(|t| {
+            t.record.kind == TokenKind::ApiKey && t.record.id == *id && t.record.subject == *subject
+        });
+        Ok(match key {
+            Some(key) if !key.revoked => {
+                key.revoked = true;
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn revoke_family(&self, family: &FamilyId) -> Result<Option<Family>, StoreError> {
+        Ok(lock(&self.state).revoke_family(family))
+    }
+
+    async fn revoke_subject(
+        &self,
+        subject: &UserId,
+        scope: RevokeScope,
+    ) -> Result<Vec<Family>, StoreError> {
+        let mut state = lock(&self.state);
+        let mut revoked = Vec::new();
+        for family in state.families.values_mut() {
+            if family.family.subject == *subject && !family.revoked {
+                family.revoked = true;
+                revoked.push(family.family.clone());
+            }
+        }
+        if scope == RevokeScope::Everything {
+            for token in state.tokens.values_mut() {
+                if token.record.subject == *subject && token.record.kind == TokenKind::ApiKey {
+                    token.revoked = true;
+                }
+            }
+        }
+        Ok(revoked)
+    }
+
+    async fn list_api_keys(
+        &self,
+        subject: &UserId,
+        now: SystemTime,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        let state = lock(&self.state);
+        let mut keys: Vec<TokenRecord> = state
+            .tokens
+            .values()
+            .filter(|t| {
+                t.record.kind == TokenKind::ApiKey
+                    && t.record.subject == *subject
+                    && !t.revoked
+                    && !t.record.is_expired(now)
+            })
+            .map(|t| t.record.clone())
+            .collect();
+        keys.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(keys)
+    }
+
+    async fn record_use(&self, digest: &TokenDigest, at: SystemTime) -> Result<(), StoreError> {
+        if let Some(token) = lock(&self.state).tokens.get_mut(digest) {
+            token.record.last_used_at = Some(at);
+        }
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        let mut state = lock(&self.state);
+        let before = state.tokens.len() + state.families.len();
+        state
+            .families
+            .retain(|_, f| !f.revoked && now < f.family.expires_at);
+        let TokenState { tokens, families } = &mut *state;
+        // Used refresh tokens stay while their family lives: they are what
+        // reuse detection recognises.
+        tokens.retain(|_, t| {
+            !t.revoked
+                && !t.record.is_expired(now)
+                && t.record
+                    .family
+                    .as_ref()
+                    .is_none_or(|f| families.contains_key(f))
+        });
+        let after = state.tokens.len() + state.families.len();
+        Ok(u64::try_from(before - after).unwrap_or(u64::MAX))
+    }
+}
+
+/// [`Revocations`] in memory. Entries are forgotten once their `until` has
+/// passed.
+#[derive(Default)]
+pub struct MemoryRevocations {
+    state: Mutex<RevocationState>,
+}
+
+#[derive(Default)]
+struct RevocationState {
+    tokens: HashMap<String, SystemTime>,
+    families: HashMap<String, SystemTime>,
+    subjects: HashMap<String, (SystemTime, SystemTime)>,
+    writes: u64,
+}
+
+impl RevocationState {
+    /// Drops expired entries every 256 writes, so memory follows the number
+    /// of live revocations, not of all revocations ever made.
+    fn wrote(&mut self, now: SystemTime) {
+        self.writes += 1;
+        if self.writes.is_multiple_of(256) {
+            self.tokens.retain(|_, until| *until > now);
+            self.families.retain(|_, until| *until > now);
+            self.subjects.retain(|_, (_, until)| *until > now);
+        }
+    }
+}
+
+impl MemoryRevocations {
+    /// No revocations.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl fmt::Debug for MemoryRevocations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.state);
+        f.debug_struct("MemoryRevocations")
+            .field("tokens", &state.tokens.len())
+            .field("families", &state.families.len())
+            .field("subjects", &state.subjects.len())
+            .finish()
+    }
+}
+
+fn extend(entry: &mut SystemTime, until: SystemTime) {
+    *entry = (*entry).max(until);
+}
+
+#[async_trait]
+impl Revocations for MemoryRevocations {
+    async fn revoke_token(&self, jti: &str, until: SystemTime) -> Result<(), StoreError> {
+        let mut state = lock(&self.state);
+        extend(state.tokens.entry(jti.to_owned()).or_insert(until), until);
+        state.wrote(SystemTime::now());
+        Ok(())
+    }
+
+    async fn revoke_family(&self, family: &FamilyId, until: SystemTime) -> Result<(), StoreError> {
+        let mut state = lock(&self.state);
+        extend(
+            state
+                .families
+                .entry(family.as_str().to_owned())
+                .or_insert(until),
+            until,
+        );
+        state.wrote(SystemTime::now());
+        Ok(())
+    }
+
+    async fn revoke_subject_before(
+        &self,
+        subject: &UserId,
+        before: SystemTime,
+        until: SystemTime,
+    ) -> Result<(), StoreError> {
+        let mut state = lock(&self.state);
+        let entry = state
+            .subjects
+            .entry(subject.as_str().to_owned())
+            .or_insert((before, until));
+        entry.0 = entry.0.max(before);
+        extend(&mut entry.1, until);
+        state.wrote(SystemTime::now());
+        Ok(())
+    }
+
+    async fn is_revoked(
+        &self,
+        token: RevocationCheck<'_>,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let state = lock(&self.state);
+        let live = |until: &SystemTime| *until > now;
+        Ok(state.tokens.get(token.jti).is_some_and(live)
+            || token
+                .family
+                .is_some_and(|f| state.families.get(f).is_some_and(live))
+            || state
+                .subjects
+                .get(token.subject)
+                .is_some_and(|(before, until)| live(until) && token.issued_at < *before))
     }
 }
 
