@@ -6,11 +6,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{CreateUserError, StoreError};
 use crate::jwt::{RevocationCheck, Revocations};
 use crate::token::{
@@ -462,10 +463,17 @@ impl TokenStore for MemoryTokenStore {
 }
 
 /// [`Revocations`] in memory. Entries are forgotten once their `until` has
-/// passed.
-#[derive(Default)]
+/// passed on the store's clock (the system clock unless
+/// [`with_clock`](Self::with_clock) is used).
 pub struct MemoryRevocations {
     state: Mutex<RevocationState>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryRevocations {
+    fn default() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
 }
 
 #[derive(Default)]
@@ -490,9 +498,18 @@ impl RevocationState {
 }
 
 impl MemoryRevocations {
-    /// No revocations.
+    /// No revocations, timed by the system clock.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// No revocations, timed by `clock` (give it the clock the verifier
+    /// uses, so entries are forgotten on the same time line).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            state: Mutex::default(),
+            clock,
+        }
     }
 }
 
@@ -516,7 +533,7 @@ impl Revocations for MemoryRevocations {
     async fn revoke_token(&self, jti: &str, until: SystemTime) -> Result<(), StoreError> {
         let mut state = lock(&self.state);
         extend(state.tokens.entry(jti.to_owned()).or_insert(until), until);
-        state.wrote(SystemTime::now());
+        state.wrote(self.clock.now());
         Ok(())
     }
 
@@ -529,7 +546,7 @@ impl Revocations for MemoryRevocations {
                 .or_insert(until),
             until,
         );
-        state.wrote(SystemTime::now());
+        state.wrote(self.clock.now());
         Ok(())
     }
 
@@ -546,7 +563,7 @@ impl Revocations for MemoryRevocations {
             .or_insert((before, until));
         entry.0 = entry.0.max(before);
         extend(&mut entry.1, until);
-        state.wrote(SystemTime::now());
+        state.wrote(self.clock.now());
         Ok(())
     }
 

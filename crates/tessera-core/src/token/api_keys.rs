@@ -107,13 +107,17 @@ impl ApiKeys {
             if record.kind != TokenKind::ApiKey {
                 return Err(TokenError::Invalid);
             }
+            let mut record = record;
             let stale = record
                 .last_used_at
                 .is_none_or(|at| now.duration_since(at).unwrap_or_default() >= USE_RECORD_INTERVAL);
             if stale {
                 // Bookkeeping: a failure here must not refuse a valid key.
-                if let Err(e) = self.store.record_use(&digest, now).await {
-                    tracing::warn!(target: "tessera::auth", error = %e, "could not record api key use");
+                match self.store.record_use(&digest, now).await {
+                    Ok(()) => record.last_used_at = Some(now),
+                    Err(e) => {
+                        tracing::warn!(target: "tessera::auth", error = %e, "could not record api key use");
+                    }
                 }
             }
             return Ok(record);

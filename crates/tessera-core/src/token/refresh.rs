@@ -58,7 +58,8 @@ pub struct Refreshed {
     pub family: FamilyId,
     /// The account.
     pub subject: UserId,
-    /// The scopes the new access token may carry.
+    /// The scopes the new access token may carry: the refresh token's
+    /// (`record.scopes`), narrowed to the request.
     pub scopes: BTreeSet<String>,
 }
 
@@ -151,7 +152,9 @@ impl RefreshTokens {
     ///
     /// `allowed` is what the account may have now (from its current roles):
     /// the successor keeps the login's scopes narrowed to it. `requested`,
-    /// when given, narrows further and must be within the login's scopes.
+    /// when given, must be within the login's scopes and narrows the access
+    /// token only; the new refresh token keeps the presented one's scopes
+    /// (RFC 6749 §6).
     ///
     /// # Errors
     /// [`TokenError::Malformed`] or [`TokenError::Invalid`] (answer
@@ -169,7 +172,6 @@ impl RefreshTokens {
         let now = self.clock.now();
         let candidates = self.hasher.candidates(&presented);
 
-        let mut narrowed = allowed.clone();
         if let Some(requested) = requested {
             // Checked before anything is used up: a bad request must not
             // burn the token.
@@ -187,7 +189,6 @@ impl RefreshTokens {
                     scope: scope.clone(),
                 });
             }
-            narrowed.retain(|s| requested.contains(s));
         }
 
         let successor = self.successor(&presented)?;
@@ -195,7 +196,9 @@ impl RefreshTokens {
             let spec = Successor {
                 id: TokenId::generate()?,
                 digest: self.hasher.digest(&successor),
-                allowed_scopes: narrowed.clone(),
+                // The refresh token keeps the presented one's scopes (RFC 6749
+                // §6), narrowed only to what the account may still have.
+                allowed_scopes: allowed.clone(),
                 idle_expires_at: self.config.idle_lifetime.map(|idle| now + idle),
             };
             match self
@@ -208,7 +211,7 @@ impl RefreshTokens {
                     previous,
                     successor: record,
                 } => {
-                    return self.refreshed(successor, record, &previous);
+                    return self.refreshed(successor, record, &previous, allowed, requested);
                 }
                 Rotation::Grace {
                     previous,
@@ -220,7 +223,7 @@ impl RefreshTokens {
                     for key in keys {
                         let again = OpaqueToken::derive(TokenKind::Refresh, key, &presented);
                         if self.hasher.candidates(&again).contains(&record.digest) {
-                            return self.refreshed(again, record, &previous);
+                            return self.refreshed(again, record, &previous, allowed, requested);
                         }
                     }
                     return Err(TokenError::Invalid);
@@ -299,21 +302,33 @@ impl RefreshTokens {
         }
     }
 
+    /// The answer for a successor `record`. The access token's scopes are the
+    /// refresh token's, narrowed to what the account may have now (a repeat
+    /// within the grace window gets a successor stored earlier) and to the
+    /// request.
     fn refreshed(
         &self,
         token: OpaqueToken,
         record: TokenRecord,
         previous: &TokenRecord,
+        allowed: &BTreeSet<String>,
+        requested: Option<&BTreeSet<String>>,
     ) -> Result<Refreshed, TokenError> {
         // A refresh record outside a family is corrupt: refuse it.
         let Some(family) = record.family.clone() else {
             return Err(TokenError::Invalid);
         };
+        let scopes = record
+            .scopes
+            .iter()
+            .filter(|s| allowed.contains(*s) && requested.is_none_or(|r| r.contains(*s)))
+            .cloned()
+            .collect();
         Ok(Refreshed {
             token,
             family,
             subject: previous.subject.clone(),
-            scopes: record.scopes.clone(),
+            scopes,
             record,
         })
     }
