@@ -9,6 +9,9 @@
 //! | --- | --- |
 //! | [`password`] | argon2id hashing on a bounded worker pool, the password policy, `needs_rehash`, ceilings on stored hashes, dummy verification |
 //! | [`users`] | [`User`], normalised [`Login`]s and the [`UserStore`] trait |
+//! | [`token`] | opaque refresh tokens and API keys, stored as digests; refresh families with atomic rotation and reuse detection; [`TokenStore`](token::TokenStore) |
+//! | [`jwt`] | access tokens (`at+jwt`) issued and strictly verified on the injected clock; key sets, JWKS, [`Revocations`](jwt::Revocations) |
+//! | [`keys`] | rotatable HMAC keys: sign with the newest, verify with any listed |
 //! | [`clock`] | the [`Clock`] every time-dependent part takes, with a manual clock for tests |
 //! | [`memory`] | in-memory implementations of the store traits |
 //! | [`error`] | one error type per concern |
