@@ -12,6 +12,8 @@
 )]
 
 mod calibrate;
+mod jwt_cmd;
+mod keygen;
 
 use std::io::{self, BufRead, Read};
 use std::process::ExitCode;
@@ -72,6 +74,24 @@ enum Command {
         #[arg(long, value_name = "P", default_value_t = 1)]
         parallelism: u32,
     },
+    /// Print a new JWT signing key: a random secret (base64url) for
+    /// HS256/384/512, a private key for EdDSA, ES256, RS256, PS256.
+    Keygen {
+        /// The algorithm the key is for.
+        #[arg(long, value_name = "ALG")]
+        alg: String,
+        /// Key id, written into the JWK (a PEM has no place for it).
+        #[arg(long, value_name = "KID")]
+        kid: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = keygen::Format::Pem)]
+        format: keygen::Format,
+    },
+    /// Verify or inspect a JWT.
+    Jwt {
+        #[command(subcommand)]
+        command: jwt_cmd::JwtCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -88,6 +108,8 @@ fn main() -> ExitCode {
             max_memory_mib,
             parallelism,
         } => calibrate::run(target_ms, max_memory_mib, parallelism),
+        Command::Keygen { alg, kid, format } => keygen::run(&alg, kid.as_deref(), format),
+        Command::Jwt { command } => jwt_cmd::run(command),
     };
     match result {
         Ok(code) => code,
@@ -131,35 +153,57 @@ fn verify(stored: &str) -> Result<ExitCode, String> {
     }
 }
 
-/// Reads one line from stdin and removes its line ending. Reads at most a
-/// little more than the policy accepts, so a huge input costs nothing.
+/// Reads the password line from stdin.
 fn read_password() -> Result<Password, String> {
-    let limit = PasswordPolicy::DEFAULT_MAX_INPUT_BYTES as u64 + 2;
-    // Sized up front so growing never leaves copies of the password behind.
-    let mut line = Vec::with_capacity(limit as usize + 1);
+    let line = read_line(PasswordPolicy::DEFAULT_MAX_INPUT_BYTES).map_err(|e| match e {
+        LineError::Io(e) => format!("cannot read stdin: {e}"),
+        LineError::Empty => "no password on stdin".to_owned(),
+        LineError::TooLong => format!(
+            "password refused: input is longer than {} bytes",
+            PasswordPolicy::DEFAULT_MAX_INPUT_BYTES
+        ),
+    })?;
+    let line = String::from_utf8(line).map_err(|e| {
+        e.into_bytes().zeroize();
+        "password is not valid UTF-8".to_owned()
+    })?;
+    Ok(Password::new(line))
+}
+
+/// Why [`read_line`] found no usable line.
+#[derive(Debug)]
+pub(crate) enum LineError {
+    /// Reading stdin failed.
+    Io(io::Error),
+    /// Stdin was empty.
+    Empty,
+    /// The line is longer than the limit (its bytes are already zeroized).
+    TooLong,
+}
+
+/// Reads one line from stdin and removes its line ending. Reads at most a
+/// little more than `max` bytes (room for `\r\n`), so a huge input costs
+/// nothing; the caller's own length check stays the exact one.
+pub(crate) fn read_line(max: usize) -> Result<Vec<u8>, LineError> {
+    let limit = max.saturating_add(2);
+    // Sized up front so growing never leaves copies of a secret behind.
+    let mut line = Vec::with_capacity(limit.saturating_add(1));
     io::stdin()
         .lock()
-        .take(limit + 1)
+        .take(limit.saturating_add(1) as u64)
         .read_until(b'\n', &mut line)
-        .map_err(|e| format!("cannot read stdin: {e}"))?;
+        .map_err(LineError::Io)?;
     if line.is_empty() {
-        return Err("no password on stdin".into());
+        return Err(LineError::Empty);
     }
     if line.last() == Some(&b'\n') {
         line.pop();
         if line.last() == Some(&b'\r') {
             line.pop();
         }
-    } else if line.len() as u64 > limit {
+    } else if line.len() > limit {
         line.zeroize();
-        return Err(format!(
-            "password refused: input is longer than {} bytes",
-            PasswordPolicy::DEFAULT_MAX_INPUT_BYTES
-        ));
+        return Err(LineError::TooLong);
     }
-    let line = String::from_utf8(line).map_err(|e| {
-        e.into_bytes().zeroize();
-        "password is not valid UTF-8".to_owned()
-    })?;
-    Ok(Password::new(line))
+    Ok(line)
 }

@@ -27,6 +27,17 @@
 //!
 //! Weakening any of these takes a `dangerous_…` call on [`JwtConfig`].
 //!
+//! # Choosing an algorithm
+//!
+//! EdDSA (Ed25519, [`JwtKey::generate_ed25519`]) is the default: small keys,
+//! fast signing and verification, no nonce to get wrong. ES256 and ES384 are
+//! fine where a peer requires them. HS256/384/512 suit a single service that
+//! both issues and verifies (the secret must be shared with every verifier,
+//! and never appears in the JWKS). RSA (RS256, PS256…) is the slow, legacy
+//! choice: 2048-bit keys at least, signing two orders of magnitude slower
+//! than Ed25519 (`cargo bench --bench tokens`); use it only for peers that
+//! accept nothing else.
+//!
 //! # Example
 //!
 //! ```
