@@ -52,6 +52,7 @@ pub mod keys;
 pub mod memory;
 pub mod password;
 mod random;
+pub mod redirect;
 pub mod token;
 pub mod users;
 
