@@ -12,6 +12,10 @@
 //! | [`token`] | opaque refresh tokens and API keys, stored as digests; refresh families with atomic rotation and reuse detection; [`TokenStore`](token::TokenStore) |
 //! | [`jwt`] | access tokens (`at+jwt`) issued and strictly verified on the injected clock; key sets, JWKS, [`Revocations`](jwt::Revocations) |
 //! | [`keys`] | rotatable HMAC keys: sign with the newest, verify with any listed |
+//! | [`session`] | server-side sessions: ids stored as digests, rotation, idle and absolute expiry, remember-me, freshness, per-account revocation, cookie settings |
+//! | [`csrf`] | session-bound CSRF tokens and the request check (method, `Sec-Fetch-Site`, `Origin`, token) |
+//! | [`onetime`] | signed, expiring, single-use, single-purpose tokens (password reset, email verification) |
+//! | [`redirect`] | the safe `next` target check |
 //! | [`clock`] | the [`Clock`] every time-dependent part takes, with a manual clock for tests |
 //! | [`memory`] | in-memory implementations of the store traits |
 //! | [`error`] | one error type per concern |
@@ -46,13 +50,16 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod csrf;
 pub mod error;
 pub mod jwt;
 pub mod keys;
 pub mod memory;
+pub mod onetime;
 pub mod password;
 mod random;
 pub mod redirect;
+pub mod session;
 pub mod token;
 pub mod users;
 

@@ -14,6 +14,8 @@ use async_trait::async_trait;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{CreateUserError, StoreError};
 use crate::jwt::{RevocationCheck, Revocations};
+use crate::onetime::OneTimeStore;
+use crate::session::{Moved, SessionState, SessionStore};
 use crate::token::{
     Family, FamilyId, RevokeScope, Rotation, Successor, TokenDigest, TokenId, TokenKind,
     TokenRecord, TokenStore,
@@ -582,6 +584,204 @@ impl Revocations for MemoryRevocations {
                 .subjects
                 .get(token.subject)
                 .is_some_and(|(before, until)| live(until) && token.issued_at < *before))
+    }
+}
+
+/// A [`SessionStore`] in memory.
+///
+/// Records are kept encoded, as a database keeps them, so a record that no
+/// longer decodes reads as no session here too.
+#[derive(Default)]
+pub struct MemorySessionStore {
+    sessions: Mutex<HashMap<TokenDigest, Vec<u8>>>,
+}
+
+impl MemorySessionStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores raw bytes under `digest`, bypassing encoding: for tests of
+    /// corrupted records.
+    pub fn insert_raw(&self, digest: TokenDigest, bytes: Vec<u8>) {
+        lock(&self.sessions).insert(digest, bytes);
+    }
+
+    /// Every stored digest and record, for tests that show no raw session id
+    /// is kept.
+    pub fn raw_records(&self) -> Vec<(TokenDigest, Vec<u8>)> {
+        lock(&self.sessions)
+            .iter()
+            .map(|(d, b)| (*d, b.clone()))
+            .collect()
+    }
+
+    fn decode(digest: &TokenDigest, bytes: &[u8]) -> Option<SessionState> {
+        let state = SessionState::decode(bytes);
+        if state.is_none() {
+            tracing::warn!(target: "tessera::auth", session = ?digest, "undecodable session record ignored");
+        }
+        state
+    }
+}
+
+impl fmt::Debug for MemorySessionStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemorySessionStore")
+            .field("sessions", &lock(&self.sessions).len())
+            .finish()
+    }
+}
+
+fn encode(state: &SessionState) -> Result<Vec<u8>, StoreError> {
+    state
+        .encode()
+        .map_err(|e| StoreError::Corrupted(Box::new(e)))
+}
+
+#[async_trait]
+impl SessionStore for MemorySessionStore {
+    async fn create(&self, digest: &TokenDigest, state: &SessionState) -> Result<bool, StoreError> {
+        let bytes = encode(state)?;
+        let mut sessions = lock(&self.sessions);
+        if sessions.contains_key(digest) {
+            return Ok(false);
+        }
+        sessions.insert(*digest, bytes);
+        Ok(true)
+    }
+
+    async fn load(
+        &self,
+        digest: &TokenDigest,
+        now: SystemTime,
+    ) -> Result<Option<SessionState>, StoreError> {
+        let mut sessions = lock(&self.sessions);
+        let Some(bytes) = sessions.get(digest) else {
+            return Ok(None);
+        };
+        match Self::decode(digest, bytes) {
+            Some(state) if !state.is_expired(now) => Ok(Some(state)),
+            _ => {
+                sessions.remove(digest);
+                Ok(None)
+            }
+        }
+    }
+
+    async fn save(&self, digest: &TokenDigest, state: &SessionState) -> Result<bool, StoreError> {
+        let bytes = encode(state)?;
+        let mut sessions = lock(&self.sessions);
+        match sessions.get_mut(digest) {
+            Some(stored) => {
+                *stored = bytes;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn rotate(
+        &self,
+        old: &TokenDigest,
+        new: &TokenDigest,
+        state: &SessionState,
+    ) -> Result<Moved, StoreError> {
+        let bytes = encode(state)?;
+        let mut sessions = lock(&self.sessions);
+        if !sessions.contains_key(old) {
+            return Ok(Moved::Gone);
+        }
+        if sessions.contains_key(new) {
+            return Ok(Moved::Taken);
+        }
+        sessions.remove(old);
+        sessions.insert(*new, bytes);
+        Ok(Moved::Done)
+    }
+
+    async fn delete(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        Ok(lock(&self.sessions).remove(digest).is_some())
+    }
+
+    async fn list_subject(
+        &self,
+        subject: &UserId,
+        now: SystemTime,
+    ) -> Result<Vec<(TokenDigest, SessionState)>, StoreError> {
+        let sessions = lock(&self.sessions);
+        Ok(sessions
+            .iter()
+            .filter_map(|(digest, bytes)| Some((*digest, SessionState::decode(bytes)?)))
+            .filter(|(_, state)| {
+                state.subject.as_deref() == Some(subject.as_str()) && !state.is_expired(now)
+            })
+            .collect())
+    }
+
+    async fn delete_subject(
+        &self,
+        subject: &UserId,
+        keep: Option<&TokenDigest>,
+    ) -> Result<u64, StoreError> {
+        let mut sessions = lock(&self.sessions);
+        let before = sessions.len();
+        sessions.retain(|digest, bytes| {
+            Some(digest) == keep
+                || SessionState::decode(bytes)
+                    .is_none_or(|state| state.subject.as_deref() != Some(subject.as_str()))
+        });
+        Ok(u64::try_from(before - sessions.len()).unwrap_or(u64::MAX))
+    }
+
+    async fn purge_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        let mut sessions = lock(&self.sessions);
+        let before = sessions.len();
+        sessions.retain(|_, bytes| {
+            SessionState::decode(bytes).is_some_and(|state| !state.is_expired(now))
+        });
+        Ok(u64::try_from(before - sessions.len()).unwrap_or(u64::MAX))
+    }
+}
+
+/// A [`OneTimeStore`] in memory.
+#[derive(Default)]
+pub struct MemoryOneTimeStore {
+    used: Mutex<HashMap<TokenDigest, SystemTime>>,
+}
+
+impl MemoryOneTimeStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl fmt::Debug for MemoryOneTimeStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryOneTimeStore")
+            .field("used", &lock(&self.used).len())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl OneTimeStore for MemoryOneTimeStore {
+    async fn consume(&self, id: &TokenDigest, until: SystemTime) -> Result<bool, StoreError> {
+        let mut used = lock(&self.used);
+        if used.contains_key(id) {
+            return Ok(false);
+        }
+        used.insert(*id, until);
+        Ok(true)
+    }
+
+    async fn purge_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
+        let mut used = lock(&self.used);
+        let before = used.len();
+        used.retain(|_, until| *until > now);
+        Ok(u64::try_from(before - used.len()).unwrap_or(u64::MAX))
     }
 }
 
