@@ -60,7 +60,7 @@ fn jwt(c: &mut Criterion) {
         .revocations(Arc::new(MemoryRevocations::new()))
         .build()
         .unwrap();
-        let grant = Grant::new()
+        let grant = Grant::for_family(&tessera::token::FamilyId::new("bench"))
             .scopes(["notes:read", "notes:write"])
             .roles(["user"]);
         issue.throughput(Throughput::Elements(1));

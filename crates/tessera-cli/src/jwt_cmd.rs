@@ -211,6 +211,14 @@ fn load_keys(
     }
     let single = |kid: Option<&str>| -> Result<JwtKey, KeyError> {
         if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+            // A public key used as an HMAC secret is the classic key-type
+            // confusion (F2): anyone holding the public key could sign.
+            if file.windows(11).any(|w| w == b"-----BEGIN ") || file.first() == Some(&b'{') {
+                return Err(KeyError::Mismatch {
+                    alg: tessera_core::jwt::algorithm_name(alg),
+                    reason: "the key file holds a PEM or JSON key, not a raw HMAC secret".into(),
+                });
+            }
             // Exactly the file's bytes, a trailing newline included.
             if file.last() == Some(&b'\n') {
                 eprintln!(

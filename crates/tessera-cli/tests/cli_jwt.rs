@@ -118,9 +118,12 @@ fn issue(key: JwtKey) -> String {
     .dangerous_without_revocations()
     .build()
     .unwrap();
-    jwt.issue(&UserId::new("alice"), Grant::new().scopes(["notes:read"]))
-        .unwrap()
-        .token
+    jwt.issue(
+        &UserId::new("alice"),
+        Grant::dangerous_without_family().scopes(["notes:read"]),
+    )
+    .unwrap()
+    .token
 }
 
 fn verify(key_file: &str, algs: &[&str], extra: &[&str], token: &str) -> Output {
@@ -378,6 +381,19 @@ fn a_hmac_secret_too_short_for_its_algorithm_is_exit_2() {
     let output = verify(&key_file, &["HS512"], &[], &token);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert!(stderr(&output).contains("too weak"), "{output:?}");
+}
+
+/// F2 through the command: a public key file offered as an HMAC secret is
+/// refused, so a token HMAC-signed with the public key cannot pass.
+#[test]
+fn a_public_key_is_never_an_hmac_secret() {
+    let dir = scratch("confusion");
+    let (pem_file, _) = ed25519_fixture(&dir);
+    let public_pem = std::fs::read(&pem_file).unwrap();
+    let forged = issue(JwtKey::hmac(None, Algorithm::HS256, &public_pem).unwrap());
+    let output = verify(&pem_file, &["HS256", "EdDSA"], &["--now", &T.to_string()], &forged);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(stderr(&output).contains("not a raw HMAC secret"), "{output:?}");
 }
 
 #[test]

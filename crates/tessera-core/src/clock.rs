@@ -75,7 +75,9 @@ impl ManualClock {
 
     /// A clock standing at `secs` seconds after the Unix epoch.
     pub fn at_unix(secs: u64) -> Self {
-        Self::new(UNIX_EPOCH + Duration::from_secs(secs))
+        Self {
+            nanos: Arc::new(AtomicU64::new(secs.saturating_mul(1_000_000_000))),
+        }
     }
 
     /// Moves the clock forward by `by`.
@@ -142,6 +144,12 @@ mod tests {
         let clock = ManualClock::at_unix(0);
         clock.advance(Duration::MAX);
         clock.advance(Duration::from_secs(1));
+        assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_nanos(u64::MAX));
+    }
+
+    #[test]
+    fn huge_unix_times_clamp_instead_of_panicking() {
+        let clock = ManualClock::at_unix(u64::MAX);
         assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_nanos(u64::MAX));
     }
 

@@ -125,7 +125,8 @@ impl Csrf {
     /// Whether `presented` is `session`'s token under any listed key,
     /// compared in constant time.
     pub fn verify_token(&self, session: &SessionId, presented: &str) -> bool {
-        let Some((key_id, mac)) = presented.split_once('.') else {
+        // Key ids may contain '.'; the MAC (base64url) never does.
+        let Some((key_id, mac)) = presented.rsplit_once('.') else {
             return false;
         };
         let mut bytes = [0u8; 32];
@@ -191,8 +192,8 @@ pub fn is_safe_method(method: &str) -> bool {
     matches!(method, "GET" | "HEAD" | "OPTIONS")
 }
 
-/// What the CSRF check needs from a request.
-#[derive(Debug, Clone, Copy)]
+/// What the CSRF check needs from a request. `Debug` hides the token.
+#[derive(Clone, Copy)]
 #[must_use]
 pub struct CsrfRequest<'a> {
     method: &'a str,
@@ -201,6 +202,19 @@ pub struct CsrfRequest<'a> {
     token: Option<&'a str>,
     origin: Option<&'a str>,
     sec_fetch_site: Option<&'a str>,
+}
+
+impl std::fmt::Debug for CsrfRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsrfRequest")
+            .field("method", &self.method)
+            .field("session", &self.session)
+            .field("cookie", &self.cookie)
+            .field("token", &self.token.map(|_| "[redacted]"))
+            .field("origin", &self.origin)
+            .field("sec_fetch_site", &self.sec_fetch_site)
+            .finish()
+    }
 }
 
 impl<'a> CsrfRequest<'a> {
@@ -400,11 +414,12 @@ mod tests {
         );
     }
 
-    /// C14: key rotation: old tokens pass while the old key is listed.
+    /// C14: key rotation: old tokens pass while the old key is listed. Key
+    /// ids may contain dots.
     #[test]
     fn c14_key_rotation() {
-        let old = HmacKey::new("old", vec![1; 32]).unwrap();
-        let new = HmacKey::new("new", vec![2; 32]).unwrap();
+        let old = HmacKey::new("2026.01", vec![1; 32]).unwrap();
+        let new = HmacKey::new("2026.06", vec![2; 32]).unwrap();
         let origin = "https://app.example.com";
         let session = SessionId::generate().unwrap();
         let token = Csrf::new(HmacKeys::single(old.clone()), origin)
@@ -412,7 +427,12 @@ mod tests {
             .token(&session);
         let rotated = Csrf::new(HmacKeys::new(vec![new.clone(), old]).unwrap(), origin).unwrap();
         assert!(rotated.verify_token(&session, &token));
-        assert!(rotated.token(&session).starts_with("new."));
+        assert!(rotated.token(&session).starts_with("2026.06."));
+        assert!(rotated.verify_token(&session, &rotated.token(&session)));
+        let request = CsrfRequest::new("POST")
+            .session(&session)
+            .token(Some(&token));
+        assert!(!format!("{request:?}").contains(&token));
         let dropped = Csrf::new(HmacKeys::single(new), origin).unwrap();
         assert!(!dropped.verify_token(&session, &token));
     }

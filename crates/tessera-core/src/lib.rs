@@ -16,6 +16,7 @@
 //! | [`csrf`] | session-bound CSRF tokens and the request check (method, `Sec-Fetch-Site`, `Origin`, token) |
 //! | [`onetime`] | signed, expiring, single-use, single-purpose tokens (password reset, email verification) |
 //! | [`redirect`] | the safe `next` target check |
+//! | [`timeout`] | a deadline for every call of any store |
 //! | [`clock`] | the [`Clock`] every time-dependent part takes, with a manual clock for tests |
 //! | [`memory`] | in-memory implementations of the store traits |
 //! | [`error`] | one error type per concern |
@@ -60,6 +61,7 @@ pub mod password;
 mod random;
 pub mod redirect;
 pub mod session;
+pub mod timeout;
 pub mod token;
 pub mod users;
 

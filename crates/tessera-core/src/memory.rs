@@ -256,6 +256,9 @@ impl fmt::Debug for MemoryTokenStore {
 impl TokenStore for MemoryTokenStore {
     async fn insert(&self, record: TokenRecord) -> Result<(), StoreError> {
         let mut state = lock(&self.state);
+        if state.tokens.contains_key(&record.digest) {
+            return Err(StoreError::unavailable("token digest already stored"));
+        }
         state.tokens.insert(
             record.digest,
             StoredToken {
@@ -269,6 +272,9 @@ impl TokenStore for MemoryTokenStore {
 
     async fn start_family(&self, family: Family, first: TokenRecord) -> Result<(), StoreError> {
         let mut state = lock(&self.state);
+        if state.tokens.contains_key(&first.digest) {
+            return Err(StoreError::unavailable("token digest already stored"));
+        }
         state.families.insert(
             family.id.clone(),
             FamilyState {
@@ -315,13 +321,26 @@ impl TokenStore for MemoryTokenStore {
         {
             return Ok(Rotation::Invalid);
         }
-        let Some(family) = state.family_live(&family_id, now).cloned() else {
+        let Some(family_state) = state.families.get(&family_id) else {
             return Ok(Rotation::Invalid);
         };
+        if now >= family_state.family.expires_at {
+            return Ok(Rotation::Invalid);
+        }
+        if family_state.revoked {
+            return Ok(Rotation::Revoked {
+                family: family_state.family.clone(),
+            });
+        }
+        let family = family_state.family.clone();
         let previous = token.record.clone();
         match &token.used {
             None => {
                 let record = successor.record(&previous, &family, now);
+                if state.tokens.contains_key(&record.digest) {
+                    // All or nothing: the presented token stays unused.
+                    return Err(StoreError::unavailable("successor digest already stored"));
+                }
                 if let Some(token) = state.tokens.get_mut(presented) {
                     token.used = Some(Used {
                         at: now,
@@ -395,7 +414,7 @@ impl TokenStore for MemoryTokenStore {
         let mut state = lock(&self.state);
         let mut revoked = Vec::new();
         for family in state.families.values_mut() {
-            if family.family.subject == *subject && !family.revoked {
+            if family.family.subject == *subject {
                 family.revoked = true;
                 revoked.push(family.family.clone());
             }

@@ -124,9 +124,18 @@ pub enum OneTimeError {
     Store(#[from] StoreError),
 }
 
-/// A one-time token in memory. `Debug` is redacted; there is no `Display`.
-#[derive(Clone, PartialEq, Eq)]
+/// A one-time token in memory. `Debug` is redacted, there is no `Display`
+/// and equality is constant-time.
+#[derive(Clone)]
 pub struct OneTimeToken(Zeroizing<String>);
+
+impl PartialEq for OneTimeToken {
+    fn eq(&self, other: &Self) -> bool {
+        subtle::ConstantTimeEq::ct_eq(self.0.as_bytes(), other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for OneTimeToken {}
 
 impl OneTimeToken {
     /// The token, for the link or message.
@@ -296,7 +305,8 @@ impl OneTimeTokens {
 
     fn parse_live<'a>(&self, token: &'a str) -> Result<Parsed<'a>, OneTimeError> {
         let parsed = parse(token).ok_or(OneTimeError::Malformed)?;
-        if unix_secs(self.clock.now()) >= parsed.expires_at {
+        // Valid through its expiry second, refused from the next.
+        if unix_secs(self.clock.now()) > parsed.expires_at {
             return Err(OneTimeError::Expired);
         }
         Ok(parsed)

@@ -181,6 +181,11 @@ fn check(target: &str, allowed: &AllowedTargets) -> Option<String> {
         return None;
     }
     if allowed.same_origin(&url) {
+        // A path that starts with "//" would read as another host once
+        // written relative ("//evil.com"): keep such targets absolute.
+        if url.path().starts_with("//") {
+            return Some(url.to_string());
+        }
         let mut relative = url.path().to_owned();
         if let Some(query) = url.query() {
             relative.push('?');
@@ -310,6 +315,18 @@ mod tests {
         );
         assert_eq!(safe_next("settings", &allowed), "/settings");
         assert_eq!(safe_next("/a/../b", &allowed), "/b");
+        // Paths that begin with "//" stay absolute, on our host.
+        for tricky in [
+            "/.//evil.com",
+            "https://app.example.com//evil.com",
+            "//app.example.com//evil.com",
+        ] {
+            assert_eq!(
+                safe_next(tricky, &allowed),
+                "https://app.example.com//evil.com",
+                "{tricky}"
+            );
+        }
         // WHATWG: a same-scheme URL without "//" is a relative path, and the
         // browser stays on our host.
         assert_eq!(safe_next("https:evil.com", &allowed), "/evil.com");

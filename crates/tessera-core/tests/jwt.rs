@@ -167,7 +167,10 @@ async fn f2_key_type_confusion_is_refused() {
         ));
     }
     // The genuine article passes.
-    let issued = rig.jwt.issue(&UserId::new("alice"), Grant::new()).unwrap();
+    let issued = rig
+        .jwt
+        .issue(&UserId::new("alice"), Grant::dangerous_without_family())
+        .unwrap();
     assert!(verify(&rig, &issued.token).await.is_ok());
 }
 
@@ -315,6 +318,11 @@ async fn f8_claims_of_the_wrong_type() {
         ("aud", json!({"a": 1})),
         ("scope", json!(["a"])),
         ("fresh", json!("true")),
+        ("nbf", Value::Null),
+        ("sid", Value::Null),
+        ("sid", json!(7)),
+        ("sub", json!("")),
+        ("jti", json!("")),
     ] {
         let token = hs256(&header(), &with(claims(), claim, value.clone()), &SECRET);
         assert!(
@@ -436,7 +444,7 @@ async fn f12_revocation_by_family_subject_and_jti() {
     let login = refresh.issue(&alice, Default::default()).await.unwrap();
     let access = rig
         .jwt
-        .issue(&alice, Grant::new().family(&login.family))
+        .issue(&alice, Grant::for_family(&login.family))
         .unwrap();
     let bob_login = refresh
         .issue(&UserId::new("bob"), Default::default())
@@ -444,7 +452,7 @@ async fn f12_revocation_by_family_subject_and_jti() {
         .unwrap();
     let bob = rig
         .jwt
-        .issue(&UserId::new("bob"), Grant::new().family(&bob_login.family))
+        .issue(&UserId::new("bob"), Grant::for_family(&bob_login.family))
         .unwrap();
     assert!(verify(&rig, &access.token).await.is_ok());
 
@@ -461,7 +469,7 @@ async fn f12_revocation_by_family_subject_and_jti() {
     let second = refresh.issue(&alice, Default::default()).await.unwrap();
     let same_second = rig
         .jwt
-        .issue(&alice, Grant::new().family(&second.family))
+        .issue(&alice, Grant::for_family(&second.family))
         .unwrap();
     refresh
         .revoke_subject(&alice, RevokeScope::RefreshTokens)
@@ -482,7 +490,7 @@ async fn f12_revocation_by_family_subject_and_jti() {
     let third = refresh.issue(&alice, Default::default()).await.unwrap();
     let fresh = rig
         .jwt
-        .issue(&alice, Grant::new().family(&third.family))
+        .issue(&alice, Grant::for_family(&third.family))
         .unwrap();
     assert!(verify(&rig, &fresh.token).await.is_ok());
 
@@ -496,6 +504,48 @@ async fn f12_revocation_by_family_subject_and_jti() {
         Err(JwtError::Revoked)
     ));
     assert!(verify(&rig, &bob.token).await.is_ok());
+}
+
+/// A password change's new token pair, minted in the same second as the
+/// cut-off that ends the old ones, is not refused by it.
+#[tokio::test]
+async fn a_cut_off_spares_tokens_of_its_own_second() {
+    let rig = rig();
+    rig.clock
+        .set(UNIX_EPOCH + Duration::from_millis(NOW * 1000 + 500));
+    let store = Arc::new(MemoryTokenStore::new());
+    let refresh = RefreshTokens::builder(store, rig.revocations.clone())
+        .clock(Arc::new(rig.clock.clone()))
+        .build()
+        .unwrap();
+    let alice = UserId::new("alice");
+    let old = refresh.issue(&alice, Default::default()).await.unwrap();
+    let old_access = rig
+        .jwt
+        .issue(&alice, Grant::for_family(&old.family))
+        .unwrap();
+    refresh
+        .revoke_subject(&alice, RevokeScope::RefreshTokens)
+        .await
+        .unwrap();
+    rig.clock.advance(Duration::from_millis(300));
+    let new = refresh.issue(&alice, Default::default()).await.unwrap();
+    let new_access = rig
+        .jwt
+        .issue(&alice, Grant::for_family(&new.family))
+        .unwrap();
+    assert_eq!(new_access.claims.iat, old_access.claims.iat, "same second");
+    assert!(verify(&rig, &new_access.token).await.is_ok());
+    assert!(matches!(
+        verify(&rig, &old_access.token).await,
+        Err(JwtError::Revoked)
+    ));
+    let earlier = hs256(&header(), &with(claims(), "iat", json!(NOW - 1)), &SECRET);
+    assert!(matches!(
+        verify(&rig, &earlier).await,
+        Err(JwtError::Revoked)
+    ));
+    assert!(!format!("{new_access:?}").contains(&new_access.token));
 }
 
 /// F13: oversized tokens are refused before parsing; many segments and
@@ -666,7 +716,7 @@ async fn key_rotation_keeps_old_tokens_until_the_key_goes() {
     );
     let old_token = before
         .jwt
-        .issue(&UserId::new("alice"), Grant::new())
+        .issue(&UserId::new("alice"), Grant::dangerous_without_family())
         .unwrap()
         .token;
 
@@ -678,7 +728,7 @@ async fn key_rotation_keeps_old_tokens_until_the_key_goes() {
     assert!(verify(&rotated, &old_token).await.is_ok());
     let new_token = rotated
         .jwt
-        .issue(&UserId::new("alice"), Grant::new())
+        .issue(&UserId::new("alice"), Grant::dangerous_without_family())
         .unwrap();
     assert_eq!(
         rotated
@@ -735,8 +785,7 @@ async fn issued_claims_round_trip() {
         .jwt
         .issue(
             &UserId::new("alice"),
-            Grant::new()
-                .family(&family)
+            Grant::for_family(&family)
                 .scopes(["notes:write", "notes:read"])
                 .roles(["user"])
                 .fresh(true)
@@ -764,7 +813,10 @@ async fn issued_claims_round_trip() {
     assert_eq!(verified.header["typ"], "at+jwt");
     assert_eq!(verified.header["alg"], "HS256");
     // Application claims are required when asked for.
-    let plain = rig.jwt.issue(&UserId::new("bob"), Grant::new()).unwrap();
+    let plain = rig
+        .jwt
+        .issue(&UserId::new("bob"), Grant::dangerous_without_family())
+        .unwrap();
     assert!(matches!(
         rig.jwt.verify_with::<Tenant>(&plain.token).await,
         Err(JwtError::Claims(_))

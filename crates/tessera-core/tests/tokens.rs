@@ -1086,3 +1086,139 @@ async fn memory_revocations_prune_by_the_injected_clock() {
     let now = clock.now();
     assert!(access_token_revoked(&revocations, &family, now, now).await);
 }
+
+/// Revocations that fail while `down` is set.
+struct Flaky {
+    inner: MemoryRevocations,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Revocations for Flaky {
+    async fn revoke_token(&self, jti: &str, until: SystemTime) -> Result<(), StoreError> {
+        self.inner.revoke_token(jti, until).await
+    }
+    async fn revoke_family(&self, family: &FamilyId, until: SystemTime) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::unavailable("down"));
+        }
+        self.inner.revoke_family(family, until).await
+    }
+    async fn revoke_subject_before(
+        &self,
+        subject: &UserId,
+        before: SystemTime,
+        until: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .revoke_subject_before(subject, before, until)
+            .await
+    }
+    async fn is_revoked(
+        &self,
+        token: RevocationCheck<'_>,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        self.inner.is_revoked(token, now).await
+    }
+}
+
+/// A reuse whose access-token revocation failed is repaired by the next
+/// presentation of any token of the family.
+#[tokio::test]
+async fn a_failed_family_revocation_is_repaired_on_the_next_presentation() {
+    let clock = ManualClock::default();
+    let flaky = Arc::new(Flaky {
+        inner: MemoryRevocations::with_clock(Arc::new(clock.clone())),
+        down: std::sync::atomic::AtomicBool::new(true),
+    });
+    let store = Arc::new(MemoryTokenStore::new());
+    let refresh = RefreshTokens::builder(store, flaky.clone())
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    let granted = scopes(&["read"]);
+    let rt1 = refresh.issue(&alice(), granted.clone()).await.unwrap();
+    let rt2 = refresh
+        .refresh(rt1.token.expose_secret(), &granted, None)
+        .await
+        .unwrap();
+    // The reuse revokes the family in the token store, but its access
+    // tokens stay valid: the revocation store is down.
+    let reuse = refresh
+        .refresh(rt1.token.expose_secret(), &granted, None)
+        .await;
+    assert!(matches!(reuse, Err(TokenError::Store(_))), "{reuse:?}");
+    let now = clock.now();
+    let check = RevocationCheck::new("j", Some(rt1.family.as_str()), "alice", now);
+    assert!(!flaky.is_revoked(check, now).await.unwrap());
+    // Back up: presenting any token of the family re-asserts the revocation.
+    flaky.down.store(false, Ordering::SeqCst);
+    assert!(matches!(
+        refresh
+            .refresh(rt2.token.expose_secret(), &granted, None)
+            .await,
+        Err(TokenError::Invalid)
+    ));
+    assert!(flaky.is_revoked(check, now).await.unwrap());
+}
+
+/// Within the grace window: a broader requested scope is refused, and a
+/// repeat after the successor was itself rotated is reuse.
+#[tokio::test]
+async fn grace_window_edges() {
+    let (_store, revocations, clock, refresh) =
+        rig_with(grace(10), |b| b.successor_keys(successor_keys()));
+    let granted = scopes(&["read"]);
+    let rt1 = refresh.issue(&alice(), granted.clone()).await.unwrap();
+    let rt2 = refresh
+        .refresh(rt1.token.expose_secret(), &granted, None)
+        .await
+        .unwrap();
+    let broader = scopes(&["read", "write"]);
+    assert!(matches!(
+        refresh
+            .refresh(rt1.token.expose_secret(), &granted, Some(&broader))
+            .await,
+        Err(TokenError::InvalidScope { .. })
+    ));
+    refresh
+        .refresh(rt2.token.expose_secret(), &granted, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        refresh
+            .refresh(rt1.token.expose_secret(), &granted, None)
+            .await,
+        Err(TokenError::Reused { .. })
+    ));
+    assert!(access_token_revoked(&revocations, &rt1.family, clock.now(), clock.now()).await);
+}
+
+/// `peek` names the account without using the token up.
+#[tokio::test]
+async fn peek_does_not_use_the_token_up() {
+    let (_store, _revocations, _clock, refresh) = rig(RefreshConfig::default());
+    let rt1 = refresh.issue(&alice(), scopes(&["read"])).await.unwrap();
+    assert_eq!(
+        refresh
+            .peek(rt1.token.expose_secret())
+            .await
+            .unwrap()
+            .subject,
+        alice()
+    );
+    let rt2 = refresh
+        .refresh(rt1.token.expose_secret(), &scopes(&["read"]), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        refresh.peek(rt1.token.expose_secret()).await,
+        Err(TokenError::Invalid)
+    ));
+    assert!(refresh.peek(rt2.token.expose_secret()).await.is_ok());
+    assert!(matches!(
+        refresh.peek("garbage").await,
+        Err(TokenError::Malformed)
+    ));
+}

@@ -45,6 +45,7 @@
 //! use tessera_core::clock::ManualClock;
 //! use tessera_core::jwt::{Grant, Jwt, JwtConfig, JwtKey, JwtKeySet};
 //! use tessera_core::memory::MemoryRevocations;
+//! use tessera_core::token::FamilyId;
 //! use tessera_core::users::UserId;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -55,7 +56,9 @@
 //!     .revocations(Arc::new(MemoryRevocations::new()))
 //!     .build()?;
 //!
-//! let issued = jwt.issue(&UserId::new("alice"), Grant::new().scopes(["notes:read"]).fresh(true))?;
+//! let family = FamilyId::generate()?;
+//! let grant = Grant::for_family(&family).scopes(["notes:read"]).fresh(true);
+//! let issued = jwt.issue(&UserId::new("alice"), grant)?;
 //! let verified = jwt.verify(&issued.token).await?;
 //! assert_eq!(verified.claims.sub, "alice");
 //! assert!(verified.claims.has_scope("notes:read"));
@@ -251,20 +254,25 @@ pub struct Grant<T = NoExtra> {
 }
 
 impl Grant<NoExtra> {
-    /// Nothing granted yet.
-    pub fn new() -> Self {
+    /// A grant for a token of `family`: the login it descends from.
+    /// Revoking the family (logout, reuse detected, logout-all, password
+    /// change) revokes the token, without depending on clock precision.
+    pub fn for_family(family: &FamilyId) -> Self {
+        Self {
+            family: Some(family.clone()),
+            ..Self::default()
+        }
+    }
+
+    /// A grant for a token outside any family: only its `jti` and the
+    /// account's not-before cut-off can revoke it, and the cut-off has a
+    /// resolution of one second.
+    pub fn dangerous_without_family() -> Self {
         Self::default()
     }
 }
 
 impl<T> Grant<T> {
-    /// The refresh family the token descends from (its login). Revoking the
-    /// family revokes the token.
-    pub fn family(mut self, family: &FamilyId) -> Self {
-        self.family = Some(family.clone());
-        self
-    }
-
     /// Scopes, written space-separated in `scope`.
     pub fn scopes<I, S>(mut self, scopes: I) -> Self
     where
@@ -341,13 +349,21 @@ pub struct AccessClaims<T = NoExtra> {
     pub exp: u64,
     /// Issue time, Unix seconds.
     pub iat: u64,
-    /// Not before, Unix seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Not before, Unix seconds. Absent is fine; `null` is a wrong type.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub nbf: Option<u64>,
     /// Unique token id.
     pub jti: String,
     /// The refresh family (login session) the token descends from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub sid: Option<String>,
     /// Space-separated scopes.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -406,8 +422,8 @@ pub struct VerifiedJws {
     pub kid: Option<String>,
 }
 
-/// A newly issued access token.
-#[derive(Debug, Clone)]
+/// A newly issued access token. `Debug` hides the token.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct IssuedJwt<T = NoExtra> {
     /// The compact JWT, for the client.
@@ -416,6 +432,16 @@ pub struct IssuedJwt<T = NoExtra> {
     pub claims: AccessClaims<T>,
     /// When it expires.
     pub expires_at: SystemTime,
+}
+
+impl<T: fmt::Debug> fmt::Debug for IssuedJwt<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedJwt")
+            .field("token", &"[redacted]")
+            .field("claims", &self.claims)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// Issues and verifies access tokens with a key set, a configuration, a
@@ -526,6 +552,11 @@ impl Jwt {
         let jws = self.verify_signature(token)?;
         let claims: AccessClaims<T> =
             serde_json::from_slice(&jws.payload).map_err(|e| JwtError::Claims(claims_error(&e)))?;
+        if claims.sub.is_empty() || claims.jti.is_empty() {
+            return Err(JwtError::Claims(
+                "\"sub\" and \"jti\" must not be empty".into(),
+            ));
+        }
         if let Some(expected) = self.config.expected_type {
             let typ = jws
                 .header
@@ -753,6 +784,16 @@ impl fmt::Debug for JwtBuilder {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
+}
+
+/// An optional claim that, when present, must have its type: `null` is not
+/// "absent".
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Decodes one segment: unpadded base64url, canonical, nothing else.

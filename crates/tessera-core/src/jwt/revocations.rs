@@ -61,8 +61,10 @@ pub trait Revocations: Send + Sync {
     /// Revokes every access token of `family` until `until`.
     async fn revoke_family(&self, family: &FamilyId, until: SystemTime) -> Result<(), StoreError>;
 
-    /// Revokes `subject`'s access tokens issued before `before`; the entry
-    /// is kept until `until`. A later cut-off replaces an earlier one.
+    /// Revokes `subject`'s access tokens issued before `before` (compared in
+    /// whole seconds, as `iat` is); the entry is kept until `until`. Stores
+    /// keep the latest cut-off and the latest `until`: an earlier call never
+    /// moves either back.
     async fn revoke_subject_before(
         &self,
         subject: &UserId,
@@ -70,7 +72,8 @@ pub trait Revocations: Send + Sync {
         until: SystemTime,
     ) -> Result<(), StoreError>;
 
-    /// Whether the token is revoked by any entry live at `now`.
+    /// Whether the token is revoked by any entry live at `now` (an entry is
+    /// live while `now < until`; stores may forget it only after that).
     async fn is_revoked(
         &self,
         token: RevocationCheck<'_>,

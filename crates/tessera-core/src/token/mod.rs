@@ -469,13 +469,23 @@ pub enum Rotation {
         /// The successor's record (its digest identifies it).
         successor: TokenRecord,
     },
-    /// The presented token was already used, outside the grace window: the
-    /// whole family, newest token included, is now revoked.
+    /// The presented token was already used, outside the grace window (or
+    /// its successor is no longer live): the whole family, newest token
+    /// included, is now revoked.
     Reused {
         /// The revoked family.
         family: Family,
     },
-    /// Unknown, expired or revoked: nothing changed.
+    /// The token belongs to a family that was revoked earlier (logout,
+    /// reuse, logout-all). Nothing changed; the caller re-asserts the
+    /// family's revocation (idempotent), so a revocation whose propagation
+    /// failed once is repaired by the next presentation.
+    Revoked {
+        /// The revoked family.
+        family: Family,
+    },
+    /// Unknown, expired (the token or its family) or revoked on its own:
+    /// nothing changed.
     Invalid,
 }
 
@@ -555,10 +565,13 @@ pub enum RevokeScope {
 /// [`Rotation::Rotated`] and exactly one successor is stored.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// Stores an API key (or any token outside a family).
+    /// Stores an API key (or any token outside a family). Fails, changing
+    /// nothing, if the digest is already stored: a record is never
+    /// overwritten.
     async fn insert(&self, record: TokenRecord) -> Result<(), StoreError>;
 
-    /// Starts a refresh family with its first token.
+    /// Starts a refresh family with its first token; fails like
+    /// [`insert`](Self::insert) on a stored digest.
     async fn start_family(&self, family: Family, first: TokenRecord) -> Result<(), StoreError>;
 
     /// The live token stored under `digest`: not expired, not revoked, not
@@ -574,6 +587,18 @@ pub trait TokenStore: Send + Sync {
     /// [`Rotation`]. A repeat presentation within `grace` of the first use is
     /// [`Rotation::Grace`] (if the successor is still live); otherwise
     /// [`Rotation::Reused`], which revokes the family.
+    ///
+    /// In order: unknown, not a refresh token, revoked on its own, expired,
+    /// or of an expired family: [`Rotation::Invalid`]. Of a revoked family:
+    /// [`Rotation::Revoked`]. Unused: [`Rotation::Rotated`]. Used, with
+    /// `0 <= now - used_at < grace` and a successor that is still live
+    /// (unused, unrevoked, unexpired): [`Rotation::Grace`]. Used otherwise:
+    /// the family is revoked in the same atomic step and the result is
+    /// [`Rotation::Reused`].
+    ///
+    /// All or nothing: if the successor cannot be written (its digest is
+    /// already stored, or the backend fails), the call returns an error and
+    /// the presented token stays unused.
     async fn rotate(
         &self,
         presented: &TokenDigest,
@@ -590,12 +615,14 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_api_key(&self, subject: &UserId, id: &TokenId) -> Result<bool, StoreError>;
 
     /// Revokes a refresh family, newest token included. Returns the family
-    /// if it existed.
+    /// if it exists, whether or not it was already revoked.
     async fn revoke_family(&self, family: &FamilyId) -> Result<Option<Family>, StoreError>;
 
     /// Revokes `subject`'s refresh families (and, with
-    /// [`RevokeScope::Everything`], API keys). Returns the families revoked,
-    /// so their access tokens can be revoked too.
+    /// [`RevokeScope::Everything`], API keys). Returns every unexpired
+    /// family of the subject, whether or not it was already revoked, so
+    /// their access tokens can be revoked too (again, if an earlier
+    /// propagation failed).
     async fn revoke_subject(
         &self,
         subject: &UserId,

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
     Family, FamilyId, OpaqueToken, RevokeScope, Rotation, Successor, TokenError, TokenHasher,
@@ -148,6 +148,26 @@ impl RefreshTokens {
         })
     }
 
+    /// The live, unused token `presented` stands for, without using it up:
+    /// the caller learns the account, checks it (active, password unchanged
+    /// since the login) and works out what it may have now, then calls
+    /// [`refresh`](Self::refresh).
+    ///
+    /// # Errors
+    /// [`TokenError::Malformed`], [`TokenError::Invalid`] (also for a used
+    /// token: call [`refresh`](Self::refresh) anyway to let reuse detection
+    /// act), [`TokenError::Store`].
+    pub async fn peek(&self, presented: &str) -> Result<TokenRecord, TokenError> {
+        let presented = OpaqueToken::parse(TokenKind::Refresh, presented)?;
+        let now = self.clock.now();
+        for digest in self.hasher.candidates(&presented) {
+            if let Some(record) = self.store.find(&digest, now).await? {
+                return Ok(record);
+            }
+        }
+        Err(TokenError::Invalid)
+    }
+
     /// Rotates the presented refresh token.
     ///
     /// `allowed` is what the account may have now (from its current roles):
@@ -217,6 +237,15 @@ impl RefreshTokens {
                     previous,
                     successor: record,
                 } => {
+                    if let Some(scope) = requested
+                        .into_iter()
+                        .flatten()
+                        .find(|s| !previous.scopes.contains(*s))
+                    {
+                        return Err(TokenError::InvalidScope {
+                            scope: scope.clone(),
+                        });
+                    }
                     // The stored successor is the one derived from this token
                     // with one of the successor keys.
                     let keys = self.successor_keys.iter().flat_map(HmacKeys::keys);
@@ -226,6 +255,12 @@ impl RefreshTokens {
                             return self.refreshed(again, record, &previous, allowed, requested);
                         }
                     }
+                    return Err(TokenError::Invalid);
+                }
+                Rotation::Revoked { family } => {
+                    // Re-assert the revocation of its access tokens: repairs
+                    // an earlier propagation that failed.
+                    self.revoke_access_tokens(&family, now).await?;
                     return Err(TokenError::Invalid);
                 }
                 Rotation::Reused { family } => {
@@ -271,8 +306,14 @@ impl RefreshTokens {
         for family in self.store.revoke_subject(subject, scope).await? {
             self.revoke_access_tokens(&family, now).await?;
         }
+        // `iat` has whole seconds: a cut-off inside a second would refuse a
+        // token minted later in that same second (the new pair of a password
+        // change). Tokens of earlier families in that second are revoked
+        // through their family.
+        let whole_second = UNIX_EPOCH
+            + Duration::from_secs(now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
         self.revocations
-            .revoke_subject_before(subject, now, now + self.config.access_token_ttl)
+            .revoke_subject_before(subject, whole_second, now + self.config.access_token_ttl)
             .await?;
         Ok(())
     }
