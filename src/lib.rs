@@ -1,8 +1,22 @@
 //! tessera: authentication and authorization for Rust services.
 //!
-//! This facade re-exports [`tessera_core`]; adapters and stores join it as
-//! features when they land.
+//! This facade re-exports [`tessera_core`], and per feature the stores:
+//!
+//! | feature | what it adds |
+//! | --- | --- |
+//! | `sqlite` | `tessera::sqlx::SqliteStore`: every store on one embedded SQLite file |
+//! | `postgres` | `tessera::sqlx::PgStore`: every store on PostgreSQL, shared by several instances |
+//! | `redis` | `tessera::redis::RedisStore`: tokens, revocations, sessions and one-time tokens on Redis |
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 pub use tessera_core::*;
+
+/// SQL stores: SQLite (feature `sqlite`) and PostgreSQL (feature
+/// `postgres`).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use tessera_sqlx as sqlx;
+
+/// The Redis store (feature `redis`).
+#[cfg(feature = "redis")]
+pub use tessera_redis as redis;

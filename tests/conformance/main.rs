@@ -18,6 +18,11 @@
 
 mod harness;
 mod memory_backend;
+mod proxy;
+#[cfg(feature = "redis")]
+mod redis_backend;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql_backend;
 mod suite;
 
 /// Instantiates every suite test for one backend. `$make` is an async
@@ -50,10 +55,24 @@ macro_rules! conformance {
                 #[allow(unused_imports)]
                 use super::*;
                 let Some(backend) = $make.await else { return };
-                crate::suite::$test(&backend).await;
+                // The body runs in a task so that a failing test still
+                // cleans up its schema, key prefix or file.
+                let backend = std::sync::Arc::new(backend);
+                let inner = backend.clone();
+                let outcome = tokio::spawn(async move { crate::suite::$test(&*inner).await }).await;
+                crate::harness::Backend::finish(&*backend).await;
+                if let Err(error) = outcome {
+                    std::panic::resume_unwind(error.into_panic());
+                }
             }
         )*
     };
 }
 
 conformance!(memory, crate::memory_backend::Memory::new());
+#[cfg(feature = "redis")]
+conformance!(redis, crate::redis_backend::Redis::new());
+#[cfg(feature = "sqlite")]
+conformance!(sqlite, crate::sql_backend::Sqlite::new());
+#[cfg(feature = "postgres")]
+conformance!(postgres, crate::sql_backend::Postgres::new());

@@ -76,7 +76,12 @@ pub async fn tokens_api_keys(b: &dyn Backend) {
     rec.name = Some("ci".into());
     s.tokens.insert(rec.clone()).await.unwrap();
     // A stored record is never overwritten.
-    assert!(s.tokens.insert(rec.clone()).await.is_err(), "{}", b.name());
+    let duplicate = s.tokens.insert(rec.clone()).await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict(_))),
+        "{}: {duplicate:?}",
+        b.name()
+    );
 
     let found = s.tokens.find(&rec.digest, now).await.unwrap().unwrap();
     assert_eq!(found, rec, "{}", b.name());
@@ -138,7 +143,6 @@ pub async fn tokens_api_keys(b: &dyn Backend) {
     );
     assert!(s.tokens.revoke(&expiring.digest).await.unwrap());
     assert!(!s.tokens.revoke(&unknown).await.unwrap());
-    b.finish().await;
 }
 
 /// start_family, find, rotate (Rotated, Reused, Invalid), revoke_family,
@@ -335,7 +339,6 @@ pub async fn tokens_families(b: &dyn Backend) {
         b.name()
     );
     assert!(s.tokens.find(&api.digest, now).await.unwrap().is_none());
-    b.finish().await;
 }
 
 /// H5: a rotation whose successor cannot be written changes nothing.
@@ -360,12 +363,13 @@ pub async fn tokens_rotation_is_all_or_nothing(b: &dyn Backend) {
         BTreeSet::new(),
         None,
     );
+    let failed = s
+        .tokens
+        .rotate(&first.digest, spec, now, Duration::ZERO)
+        .await;
     assert!(
-        s.tokens
-            .rotate(&first.digest, spec, now, Duration::ZERO)
-            .await
-            .is_err(),
-        "{}",
+        matches!(failed, Err(StoreError::Conflict(_))),
+        "{}: {failed:?}",
         b.name()
     );
     // RT1 is still live and rotates normally.
@@ -384,7 +388,6 @@ pub async fn tokens_rotation_is_all_or_nothing(b: &dyn Backend) {
             .unwrap(),
         Rotation::Rotated { .. }
     ));
-    b.finish().await;
 }
 
 /// H3: 32 concurrent refreshes, no grace: one success, one successor, and
@@ -426,7 +429,6 @@ pub async fn tokens_concurrent_rotation(b: &dyn Backend) {
         "{}: access tokens revoked",
         b.name()
     );
-    b.finish().await;
 }
 
 /// H4: with a grace window, all 32 get the same successor and the family
@@ -464,7 +466,6 @@ pub async fn tokens_concurrent_rotation_with_grace(b: &dyn Backend) {
         "{}: family live",
         b.name()
     );
-    b.finish().await;
 }
 
 // -------------------------------------------------------------- sessions
@@ -537,7 +538,6 @@ pub async fn sessions_lifecycle(b: &dyn Backend) {
     assert!(s.sessions.delete(&new).await.unwrap());
     assert!(!s.sessions.delete(&new).await.unwrap());
     assert_eq!(s.sessions.load(&new, now).await.unwrap(), None);
-    b.finish().await;
 }
 
 /// C9: a save after a delete never brings the session back, also when
@@ -574,7 +574,6 @@ pub async fn sessions_no_resurrection(b: &dyn Backend) {
             b.name()
         );
     }
-    b.finish().await;
 }
 
 /// Expiry on the injected clock, list, delete_subject, purge, corruption.
@@ -681,7 +680,6 @@ pub async fn sessions_expiry_index_and_corruption(b: &dyn Backend) {
             .unwrap()
             .is_none()
     );
-    b.finish().await;
 }
 
 // ----------------------------------------------------------- revocations
@@ -775,7 +773,6 @@ pub async fn revocations(b: &dyn Backend) {
         "{}",
         b.name()
     );
-    b.finish().await;
 }
 
 // -------------------------------------------------------------- one-time
@@ -825,7 +822,6 @@ pub async fn onetime_single_use(b: &dyn Backend) {
         "{}: purged too early",
         b.name()
     );
-    b.finish().await;
 }
 
 // ----------------------------------------------------------------- users
@@ -833,7 +829,6 @@ pub async fn onetime_single_use(b: &dyn Backend) {
 pub async fn users(b: &dyn Backend) {
     let s = b.stores().await;
     let Some(users) = s.users.clone() else {
-        b.finish().await;
         return;
     };
     let now = b.clock().now();
@@ -959,7 +954,6 @@ pub async fn users(b: &dyn Backend) {
         }
     }
     assert_eq!(ok, 1, "{}", b.name());
-    b.finish().await;
 }
 
 // -------------------------------------------------------- secrets at rest
@@ -1002,7 +996,6 @@ pub async fn secrets_at_rest(b: &dyn Backend) {
             );
         }
     }
-    b.finish().await;
 }
 
 // ----------------------------------------------------------------- faults
@@ -1042,7 +1035,6 @@ pub async fn faults(b: &dyn Backend) {
             Err(TokenError::Store(_))
         ));
     }
-    b.finish().await;
 }
 
 // ------------------------------------------------------ several instances
@@ -1100,5 +1092,4 @@ pub async fn several_instances(b: &dyn Backend) {
     ));
     let check = RevocationCheck::new("j", Some(login.family.as_str()), "alice", now);
     assert!(other.revocations.is_revoked(check, now).await.unwrap());
-    b.finish().await;
 }

@@ -391,9 +391,17 @@ fn a_public_key_is_never_an_hmac_secret() {
     let (pem_file, _) = ed25519_fixture(&dir);
     let public_pem = std::fs::read(&pem_file).unwrap();
     let forged = issue(JwtKey::hmac(None, Algorithm::HS256, &public_pem).unwrap());
-    let output = verify(&pem_file, &["HS256", "EdDSA"], &["--now", &T.to_string()], &forged);
+    let output = verify(
+        &pem_file,
+        &["HS256", "EdDSA"],
+        &["--now", &T.to_string()],
+        &forged,
+    );
     assert_eq!(output.status.code(), Some(2), "{output:?}");
-    assert!(stderr(&output).contains("not a raw HMAC secret"), "{output:?}");
+    assert!(
+        stderr(&output).contains("not a raw HMAC secret"),
+        "{output:?}"
+    );
 }
 
 #[test]

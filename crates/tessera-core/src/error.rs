@@ -24,6 +24,11 @@ pub enum StoreError {
     /// The backend answered with data tessera cannot read.
     #[error("store returned corrupted data")]
     Corrupted(#[source] BoxError),
+    /// A write would have replaced a record that must never be replaced (a
+    /// digest already stored); nothing changed. With 256-bit random tokens
+    /// this means a bug or tampering, not chance.
+    #[error("store conflict: {0}")]
+    Conflict(&'static str),
 }
 
 impl StoreError {

@@ -257,7 +257,7 @@ impl TokenStore for MemoryTokenStore {
     async fn insert(&self, record: TokenRecord) -> Result<(), StoreError> {
         let mut state = lock(&self.state);
         if state.tokens.contains_key(&record.digest) {
-            return Err(StoreError::unavailable("token digest already stored"));
+            return Err(StoreError::Conflict("token digest already stored"));
         }
         state.tokens.insert(
             record.digest,
@@ -273,7 +273,10 @@ impl TokenStore for MemoryTokenStore {
     async fn start_family(&self, family: Family, first: TokenRecord) -> Result<(), StoreError> {
         let mut state = lock(&self.state);
         if state.tokens.contains_key(&first.digest) {
-            return Err(StoreError::unavailable("token digest already stored"));
+            return Err(StoreError::Conflict("token digest already stored"));
+        }
+        if state.families.contains_key(&family.id) {
+            return Err(StoreError::Conflict("family id already stored"));
         }
         state.families.insert(
             family.id.clone(),
@@ -339,7 +342,7 @@ impl TokenStore for MemoryTokenStore {
                 let record = successor.record(&previous, &family, now);
                 if state.tokens.contains_key(&record.digest) {
                     // All or nothing: the presented token stays unused.
-                    return Err(StoreError::unavailable("successor digest already stored"));
+                    return Err(StoreError::Conflict("successor digest already stored"));
                 }
                 if let Some(token) = state.tokens.get_mut(presented) {
                     token.used = Some(Used {

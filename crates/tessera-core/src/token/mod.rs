@@ -565,9 +565,9 @@ pub enum RevokeScope {
 /// [`Rotation::Rotated`] and exactly one successor is stored.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// Stores an API key (or any token outside a family). Fails, changing
-    /// nothing, if the digest is already stored: a record is never
-    /// overwritten.
+    /// Stores an API key (or any token outside a family). Fails with
+    /// [`StoreError::Conflict`], changing nothing, if the digest is already
+    /// stored: a record is never overwritten.
     async fn insert(&self, record: TokenRecord) -> Result<(), StoreError>;
 
     /// Starts a refresh family with its first token; fails like
@@ -597,8 +597,8 @@ pub trait TokenStore: Send + Sync {
     /// [`Rotation::Reused`].
     ///
     /// All or nothing: if the successor cannot be written (its digest is
-    /// already stored, or the backend fails), the call returns an error and
-    /// the presented token stays unused.
+    /// already stored: [`StoreError::Conflict`]; or the backend fails), the
+    /// call returns an error and the presented token stays unused.
     async fn rotate(
         &self,
         presented: &TokenDigest,
@@ -619,10 +619,10 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_family(&self, family: &FamilyId) -> Result<Option<Family>, StoreError>;
 
     /// Revokes `subject`'s refresh families (and, with
-    /// [`RevokeScope::Everything`], API keys). Returns every unexpired
-    /// family of the subject, whether or not it was already revoked, so
-    /// their access tokens can be revoked too (again, if an earlier
-    /// propagation failed).
+    /// [`RevokeScope::Everything`], API keys). Returns every family of the
+    /// subject the store still holds (expired ones may have been purged),
+    /// whether or not it was already revoked, so their access tokens can be
+    /// revoked too (again, if an earlier propagation failed).
     async fn revoke_subject(
         &self,
         subject: &UserId,
