@@ -45,6 +45,13 @@ pub trait Backend: Send + Sync {
     /// (`!stall`), built with a short store timeout.
     async fn faulty(&self, stall: bool) -> Stores;
 
+    /// Handles that reach the server through a [`Proxy`] the test controls,
+    /// built with a short store timeout; `None` for backends without a
+    /// server.
+    async fn proxied(&self) -> Option<(Stores, crate::proxy::Proxy)> {
+        None
+    }
+
     /// Removes what the test stored (schemas, key prefixes, files).
     async fn finish(&self);
 }
@@ -74,4 +81,16 @@ pub fn service_url(var: &str, test: &str) -> Option<String> {
 pub fn random_name() -> String {
     use tessera::token::TokenId;
     TokenId::generate().expect("randomness").as_str()[..16].to_owned()
+}
+
+/// `host:port` of a database URL (`scheme://[user@]host:port/…`).
+pub fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
+}
+
+/// `url` with its `host:port` replaced by the proxy's.
+pub fn via_proxy(url: &str, port: u16) -> String {
+    url.replacen(&host_port(url), &format!("127.0.0.1:{port}"), 1)
 }

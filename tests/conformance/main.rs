@@ -44,6 +44,7 @@ macro_rules! conformance {
                 users,
                 secrets_at_rest,
                 faults,
+                faults_mid_life,
                 several_instances,
             );
         }

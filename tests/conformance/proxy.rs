@@ -51,3 +51,111 @@ impl Dead {
         self.refusing
     }
 }
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+
+const FORWARD: u8 = 0;
+const STALL: u8 = 1;
+const CUT: u8 = 2;
+
+/// A TCP proxy in front of a shared server, which the test switches
+/// between forwarding, stalling (bytes are held, nothing answers) and
+/// cutting (every connection is closed, new ones are dropped).
+pub struct Proxy {
+    port: u16,
+    mode: Arc<AtomicU8>,
+    connections: Arc<std::sync::Mutex<JoinSet<()>>>,
+}
+
+impl Proxy {
+    /// A proxy to `target` (`host:port`), forwarding.
+    pub async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mode = Arc::new(AtomicU8::new(FORWARD));
+        let connections = Arc::new(std::sync::Mutex::new(JoinSet::new()));
+        let (accept_mode, accept_connections) = (mode.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                if accept_mode.load(Ordering::SeqCst) == CUT {
+                    continue; // dropped: closed at once
+                }
+                let Ok(outbound) = TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let mode = accept_mode.clone();
+                accept_connections
+                    .lock()
+                    .unwrap()
+                    .spawn(pump_both(inbound, outbound, mode));
+            }
+        });
+        Self {
+            port,
+            mode,
+            connections,
+        }
+    }
+
+    /// The port to connect to instead of the server's.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Forward again.
+    pub fn forward(&self) {
+        self.mode.store(FORWARD, Ordering::SeqCst);
+    }
+
+    /// Hold every byte: requests get no answer.
+    pub fn stall(&self) {
+        self.mode.store(STALL, Ordering::SeqCst);
+    }
+
+    /// Close every connection and refuse new ones.
+    pub fn cut(&self) {
+        self.mode.store(CUT, Ordering::SeqCst);
+        self.connections.lock().unwrap().abort_all();
+    }
+}
+
+async fn pump_both(inbound: TcpStream, outbound: TcpStream, mode: Arc<AtomicU8>) {
+    let (client_read, client_write) = inbound.into_split();
+    let (server_read, server_write) = outbound.into_split();
+    tokio::select! {
+        () = pump(client_read, server_write, mode.clone()) => {}
+        () = pump(server_read, client_write, mode) => {}
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mode: Arc<AtomicU8>,
+) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let Ok(read) = from.read(&mut buffer).await else {
+            return;
+        };
+        if read == 0 {
+            return;
+        }
+        loop {
+            match mode.load(Ordering::SeqCst) {
+                FORWARD => break,
+                STALL => tokio::time::sleep(Duration::from_millis(10)).await,
+                _ => return,
+            }
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
+    }
+}

@@ -134,6 +134,16 @@ impl Backend for Redis {
         stores(RedisStore::connect_lazy(&url, options).unwrap())
     }
 
+    async fn proxied(&self) -> Option<(Stores, crate::proxy::Proxy)> {
+        let proxy = crate::proxy::Proxy::start(crate::harness::host_port(&self.url)).await;
+        let url = crate::harness::via_proxy(&self.url, proxy.port());
+        let options = self.options().timeout(Duration::from_millis(300));
+        Some((
+            stores(RedisStore::connect_lazy(&url, options).unwrap()),
+            proxy,
+        ))
+    }
+
     async fn finish(&self) {
         let keys = self.keys().await;
         if !keys.is_empty() {

@@ -293,6 +293,20 @@ mod postgres {
             ))
         }
 
+        async fn proxied(&self) -> Option<(Stores, crate::proxy::Proxy)> {
+            let proxy = crate::proxy::Proxy::start(crate::harness::host_port(&self.url)).await;
+            let url = crate::harness::via_proxy(&self.url, proxy.port());
+            let timeout = Duration::from_millis(300);
+            let pool = self.pool(&url, Some(timeout)).await;
+            Some((
+                stores(PgStore::from_pool(
+                    pool,
+                    StoreOptions::default().timeout(timeout),
+                )),
+                proxy,
+            ))
+        }
+
         async fn finish(&self) {
             let admin = PgPoolOptions::new()
                 .max_connections(1)

@@ -1037,6 +1037,54 @@ pub async fn faults(b: &dyn Backend) {
     }
 }
 
+/// A server that stalls, then is cut off, mid-life: calls fail with
+/// `Unavailable` within the timeout, and the stores recover once the
+/// network does.
+pub async fn faults_mid_life(b: &dyn Backend) {
+    let Some((s, proxy)) = b.proxied().await else {
+        return;
+    };
+    let now = b.clock().now();
+    let until = now + MINUTE;
+    let check = || RevocationCheck::new("j1", None, "alice", now);
+    s.revocations.revoke_token("j1", until).await.unwrap();
+    assert!(
+        s.revocations.is_revoked(check(), now).await.unwrap(),
+        "{}",
+        b.name()
+    );
+
+    for (name, fail) in [("stall", 0), ("cut", 1)] {
+        if fail == 0 {
+            proxy.stall();
+        } else {
+            proxy.cut();
+        }
+        let revoked = s.revocations.is_revoked(check(), now).await;
+        assert!(
+            matches!(revoked, Err(StoreError::Unavailable(_))),
+            "{} {name}: {revoked:?}",
+            b.name()
+        );
+        let digest = TokenDigest::from_bytes([2; 32]);
+        assert!(matches!(
+            s.sessions.load(&digest, now).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        proxy.forward();
+        // The pool or connection manager reconnects; each failed attempt
+        // ends within the store's timeout, so a few tries suffice.
+        let mut recovered = false;
+        for _ in 0..20 {
+            if let Ok(true) = s.revocations.is_revoked(check(), now).await {
+                recovered = true;
+                break;
+            }
+        }
+        assert!(recovered, "{}: no recovery after {name}", b.name());
+    }
+}
+
 // ------------------------------------------------------ several instances
 
 /// K9, G4: what one instance does, the other sees on its next call.
