@@ -929,6 +929,30 @@ pub async fn users(b: &dyn Backend) {
     assert_eq!(users.find_by_id(&nobody).await.unwrap(), None);
     assert_eq!(users.set_active(&nobody, true).await.unwrap(), None);
 
+    // Listing, a page at a time, ordered by id.
+    let bob = users
+        .create(
+            NewUser::new(Login::parse("bob@example.com").unwrap(), "$h$".into()),
+            now,
+        )
+        .await
+        .unwrap();
+    let all = users.list_users(None, 10).await.unwrap();
+    assert_eq!(all.len(), 2, "{}", b.name());
+    assert!(all[0].id < all[1].id);
+    let first = users.list_users(None, 1).await.unwrap();
+    let second = users.list_users(Some(&first[0].id), 1).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_ne!(first[0].id, second[0].id);
+    assert!(
+        users
+            .list_users(Some(&second[0].id), 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!([&first[0].id, &second[0].id].contains(&&bob.id));
+
     // Concurrent creates of one login: one success.
     let barrier = Arc::new(tokio::sync::Barrier::new(16));
     let tasks: Vec<_> = (0..16)

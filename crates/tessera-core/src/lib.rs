@@ -7,6 +7,9 @@
 //!
 //! | module | what lives there |
 //! | --- | --- |
+//! | [`auth`] | [`Auth`](auth::Auth), the service: register, login, refresh, logout, password change and reset, API keys, administration, `authenticate` |
+//! | [`identity`] | [`Credentials`](identity::Credentials) read from a request and the [`Identity`](identity::Identity) they resolve to |
+//! | [`authz`] | [`Requirement`](authz::Requirement): role, scope, fresh, any-of, all-of; an empty one denies |
 //! | [`password`] | argon2id hashing on a bounded worker pool, the password policy, `needs_rehash`, ceilings on stored hashes, dummy verification |
 //! | [`users`] | [`User`], normalised [`Login`]s and the [`UserStore`] trait |
 //! | [`token`] | opaque refresh tokens and API keys, stored as digests; refresh families with atomic rotation and reuse detection; [`TokenStore`](token::TokenStore) |
@@ -50,9 +53,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod authz;
 pub mod clock;
 pub mod csrf;
 pub mod error;
+pub mod identity;
 pub mod jwt;
 pub mod keys;
 pub mod memory;

@@ -170,6 +170,21 @@ impl UserStore for MemoryUserStore {
             true
         }))
     }
+
+    async fn list_users(
+        &self,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        let state = self.lock();
+        let mut users: Vec<&User> = state
+            .by_id
+            .values()
+            .filter(|u| after.is_none_or(|after| u.id > *after))
+            .collect();
+        users.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(users.into_iter().take(limit).cloned().collect())
+    }
 }
 
 /// A [`TokenStore`] in memory.

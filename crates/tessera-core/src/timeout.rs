@@ -268,4 +268,12 @@ impl<S: UserStore> UserStore for Timeout<S> {
     async fn record_login(&self, id: &UserId, at: SystemTime) -> Result<Option<User>, StoreError> {
         self.run(self.inner.record_login(id, at)).await
     }
+
+    async fn list_users(
+        &self,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        self.run(self.inner.list_users(after, limit)).await
+    }
 }

@@ -45,6 +45,7 @@
 //!     # async fn set_roles(&self, _: &UserId, _: &BTreeSet<String>) -> Result<Option<User>, StoreError> { Ok(None) }
 //!     # async fn set_active(&self, _: &UserId, _: bool) -> Result<Option<User>, StoreError> { Ok(None) }
 //!     # async fn record_login(&self, _: &UserId, _: SystemTime) -> Result<Option<User>, StoreError> { Ok(None) }
+//!     # async fn list_users(&self, _: Option<&UserId>, _: usize) -> Result<Vec<User>, StoreError> { Ok(vec![]) }
 //!     // … and the other methods, each one statement.
 //! }
 //! ```
@@ -326,6 +327,14 @@ pub trait UserStore: Send + Sync {
 
     /// Records a successful password login at `at`.
     async fn record_login(&self, id: &UserId, at: SystemTime) -> Result<Option<User>, StoreError>;
+
+    /// Up to `limit` accounts ordered by id, starting after `after` (keyset
+    /// pagination: pass the last id of a page to get the next).
+    async fn list_users(
+        &self,
+        after: Option<&UserId>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError>;
 }
 
 #[cfg(test)]

@@ -145,6 +145,31 @@ macro_rules! impl_store {
                 .await
             }
 
+            async fn list_users(
+                &self,
+                after: Option<&UserId>,
+                limit: usize,
+            ) -> Result<Vec<User>, StoreError> {
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let after = after.map(UserId::as_str);
+                self.run("list_users", || async move {
+                    let rows = sqlx::query_as::<_, UserRow>(concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM tessera_users WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2"
+                    ))
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    Ok(rows
+                        .into_iter()
+                        .filter_map(|row| or_absent("tessera_users", row.decode()))
+                        .collect())
+                })
+                .await
+            }
+
             async fn find_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
                 self.run("find_by_id", || {
                     self.fetch_user(

@@ -590,6 +590,27 @@ impl Jwt {
         if self.config.check_audience && !claims.aud.contains(&self.config.audience) {
             return Err(JwtError::Audience);
         }
+        self.check_revocation(&claims, now).await?;
+        Ok(VerifiedJwt {
+            header: jws.header,
+            claims,
+            kid: jws.kid,
+        })
+    }
+
+    /// Checks only revocation and expiry of claims verified before (a
+    /// cache of verified tokens calls this on every request).
+    ///
+    /// # Errors
+    /// [`JwtError::Expired`], [`JwtError::Revoked`], [`JwtError::Store`].
+    pub async fn check_revocation<T>(
+        &self,
+        claims: &AccessClaims<T>,
+        now: SystemTime,
+    ) -> Result<(), JwtError> {
+        if unix_secs(now) >= claims.exp.saturating_add(self.config.leeway.as_secs()) {
+            return Err(JwtError::Expired);
+        }
         if let Some(revocations) = &self.revocations {
             let check = RevocationCheck::new(
                 &claims.jti,
@@ -601,11 +622,7 @@ impl Jwt {
                 return Err(JwtError::Revoked);
             }
         }
-        Ok(VerifiedJwt {
-            header: jws.header,
-            claims,
-            kid: jws.kid,
-        })
+        Ok(())
     }
 
     /// The signature-level checks alone (size, segments, header rules, key

@@ -120,6 +120,19 @@ impl PasswordPool {
             .await
     }
 
+    /// Hashes a password that has just verified, with the current
+    /// parameters (a rehash on login). The length rules do not apply: the
+    /// password was accepted under an older policy and is not being chosen
+    /// now.
+    ///
+    /// # Errors
+    /// As [`hash`](Self::hash), without the length and blocklist rules.
+    pub async fn rehash(&self, password: &Password) -> Result<String, PasswordError> {
+        let prepared = self.inner.policy.prepare(password)?;
+        self.run(move |hasher, scratch| hasher.hash_password_with(&prepared, scratch))
+            .await
+    }
+
     /// Verifies `password` against a stored hash.
     ///
     /// # Errors
