@@ -7,6 +7,7 @@
 //! | `sqlite` | `tessera::sqlx::SqliteStore`: every store on one embedded SQLite file |
 //! | `postgres` | `tessera::sqlx::PgStore`: every store on PostgreSQL, shared by several instances |
 //! | `redis` | `tessera::redis::RedisStore`: tokens, revocations, sessions and one-time tokens on Redis |
+//! | `axum` | `tessera::axum`: the layer, extractors and guards for axum 0.8 |
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,10 @@ pub use tessera_core::*;
 /// `postgres`).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use tessera_sqlx as sqlx;
+
+/// The axum adapter (feature `axum`).
+#[cfg(feature = "axum")]
+pub use tessera_axum as axum;
 
 /// The Redis store (feature `redis`).
 #[cfg(feature = "redis")]
