@@ -97,14 +97,14 @@ impl HmacKey {
     ) -> Result<Self, ConfigError> {
         if master.len() < MIN_KEY_LEN {
             return Err(ConfigError::invalid(
-                "secret key",
+                "secret_key",
                 format!("{} bytes, at least {MIN_KEY_LEN} are needed", master.len()),
             ));
         }
         let mut okm = Zeroizing::new(vec![0u8; 32]);
         hkdf::Hkdf::<Sha256>::new(Some(b"tessera/v1"), master)
             .expand(purpose.as_bytes(), &mut okm)
-            .map_err(|_| ConfigError::invalid("secret key", "HKDF output length"))?;
+            .map_err(|_| ConfigError::invalid("secret_key", "HKDF output length"))?;
         Self::new(id, okm.to_vec())
     }
 

@@ -194,6 +194,9 @@ impl Auth {
     /// [`AuthError::Unavailable`].
     pub async fn register(&self, email: &str, password: &Password) -> Result<User, AuthError> {
         let login = Login::parse(email).map_err(|_| AuthError::InvalidRequest("email"))?;
+        if !looks_like_email(login.as_str()) {
+            return Err(AuthError::InvalidRequest("email"));
+        }
         let hash = self
             .inner
             .passwords
@@ -259,7 +262,7 @@ impl Auth {
                 .passwords
                 .verify_dummy(password)
                 .await
-                .map_err(password_error)?;
+                .map_err(login_error)?;
             tracing::info!(target: "tessera::auth", "login refused: unknown or disabled account");
             return Err(AuthError::InvalidCredentials);
         };
@@ -270,9 +273,11 @@ impl Auth {
             .await
         {
             Ok(verified) => verified,
-            Err(PasswordError::Overloaded) => {
-                return Err(AuthError::Unavailable("password workers saturated".into()));
-            }
+            Err(
+                e @ (PasswordError::Overloaded
+                | PasswordError::WorkersUnavailable
+                | PasswordError::Policy(_)),
+            ) => return Err(login_error(e)),
             Err(e) => {
                 tracing::warn!(target: "tessera::auth", subject = %user.id, error = %e, "stored password hash unusable");
                 return Err(AuthError::InvalidCredentials);
@@ -977,9 +982,28 @@ impl fmt::Debug for Auth {
     }
 }
 
+/// `local@domain`, both parts non-empty, no spaces: deliverability is the
+/// mailer's to find out.
+fn looks_like_email(login: &str) -> bool {
+    login.rsplit_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && !domain.is_empty() && !login.contains(char::is_whitespace)
+    })
+}
+
 /// What a session remembers of the account's privileges: its roles.
 fn privilege_stamp(user: &User) -> String {
     user.roles.iter().cloned().collect::<Vec<_>>().join(",")
+}
+
+/// A login failure, for every kind of failure: an oversized password gets
+/// the same answer for an unknown account as for an existing one.
+fn login_error(error: PasswordError) -> AuthError {
+    match error {
+        PasswordError::Overloaded | PasswordError::WorkersUnavailable => {
+            AuthError::Unavailable("password workers saturated".into())
+        }
+        _ => AuthError::InvalidCredentials,
+    }
 }
 
 fn password_error(error: PasswordError) -> AuthError {
@@ -1046,6 +1070,7 @@ pub struct AuthBuilder {
     session_config: SessionConfig,
     cookie: CookieSettings,
     cache_capacity: Option<usize>,
+    memory_revocations: bool,
 }
 
 impl AuthBuilder {
@@ -1054,7 +1079,9 @@ impl AuthBuilder {
         self.users = Some(Arc::new(MemoryUserStore::new()));
         self.tokens = Some(Arc::new(MemoryTokenStore::new()));
         self.sessions = Some(Arc::new(MemorySessionStore::new()));
-        self.revocations = Some(Arc::new(MemoryRevocations::new()));
+        // Built in `build`, on the builder's clock.
+        self.revocations = None;
+        self.memory_revocations = true;
         self.onetime = Some(Arc::new(MemoryOneTimeStore::new()));
         self
     }
@@ -1080,6 +1107,7 @@ impl AuthBuilder {
     /// Where access-token revocations live.
     pub fn revocations(mut self, store: Arc<dyn Revocations>) -> Self {
         self.revocations = Some(store);
+        self.memory_revocations = false;
         self
     }
 
@@ -1192,14 +1220,20 @@ impl AuthBuilder {
         let users = self.users.ok_or_else(|| missing("users"))?;
         let tokens = self.tokens.ok_or_else(|| missing("token_store"))?;
         let session_store = self.sessions.ok_or_else(|| missing("session_store"))?;
-        let revocations = self.revocations.ok_or_else(|| missing("revocations"))?;
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let revocations: Arc<dyn Revocations> = match self.revocations {
+            Some(store) => store,
+            None if self.memory_revocations => {
+                Arc::new(MemoryRevocations::with_clock(clock.clone()))
+            }
+            None => return Err(missing("revocations")),
+        };
         let onetime_store = self.onetime.ok_or_else(|| missing("onetime_store"))?;
         let jwt_keys = self.jwt_keys.ok_or_else(|| missing("jwt_keys"))?;
         let secret = self.secret.ok_or_else(|| missing("secret_key"))?;
         let issuer = self.issuer.ok_or_else(|| missing("issuer"))?;
         let audience = self.audience.ok_or_else(|| missing("audience"))?;
         let public_origin = self.public_origin.ok_or_else(|| missing("public_origin"))?;
-        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let passwords = match self.passwords {
             Some(pool) => pool,
             None => PasswordPool::builder().build()?,
