@@ -52,7 +52,12 @@ fn router(auth: Auth) -> Router {
 }
 
 /// A benchmark case: name, router, credential header, path.
-type Case = (String, Router, Option<(header::HeaderName, String)>, &'static str);
+type Case = (
+    String,
+    Router,
+    Option<(header::HeaderName, String)>,
+    &'static str,
+);
 
 fn middleware(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()

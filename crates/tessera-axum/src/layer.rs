@@ -190,10 +190,20 @@ where
                 return Ok(rejection.into_response());
             }
             parts.extensions.insert(resolved.state);
-            parts.extensions.insert(auth);
+            parts.extensions.insert(auth.clone());
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
             if let Some(Some(cookie)) = rotated_cookie {
-                response.headers_mut().append(header::SET_COOKIE, cookie);
+                // A handler that set the session cookie itself (login,
+                // logout, password change) knows better than the rotation.
+                let prefix = format!("{}=", auth.sessions().cookie_settings().name());
+                let handler_set_it = response
+                    .headers()
+                    .get_all(header::SET_COOKIE)
+                    .iter()
+                    .any(|value| value.as_bytes().starts_with(prefix.as_bytes()));
+                if !handler_set_it {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                }
             }
             Ok(response)
         })

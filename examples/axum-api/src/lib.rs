@@ -1,0 +1,295 @@
+//! The tessera starter API on axum (CONTRACTS.md §1), as a library: the
+//! binary is [`Config::from_env`] then [`serve`], and tests drive the
+//! [`Router`] of [`build`] in process.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), tessera_example_axum::Error> {
+//! let config = tessera_example_axum::Config::from_env()?;
+//! tessera_example_axum::serve(config).await
+//! # }
+//! ```
+//!
+//! What it wires together:
+//!
+//! - an [`Auth`] service over SQLite (default), PostgreSQL, or either plus
+//!   Redis for revocations and the token store;
+//! - the [`AuthLayer`] (credentials resolved once per request, CSRF for
+//!   cookie-authenticated writes, `/session/login` refused from other
+//!   origins), scope and role guards as `route_layer`s;
+//! - the routes of the contract, in [`routes`](crate#routes) (small
+//!   handlers: one `Auth` call each);
+//! - a development [`Mailer`] and an in-memory [`Notes`] resource.
+//!
+//! # Routes
+//!
+//! See `README.md` and CONTRACTS.md §1 for every route, status and body.
+#![forbid(unsafe_code)]
+
+mod config;
+mod error;
+mod json;
+mod keys;
+mod mail;
+mod notes;
+mod random;
+mod routes;
+mod stores;
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, patch, post};
+use tessera_axum::{AuthLayer, require_role, require_scope};
+use tessera_core::auth::Auth;
+use tessera_core::session::CookieSettings;
+use tokio::net::TcpListener;
+
+pub use crate::config::{
+    Config, DEFAULT_BIND, DEFAULT_DATABASE_URL, JwtKeySource, MIN_SECRET_BYTES,
+};
+pub use crate::error::Error;
+pub use crate::json::ApiJson;
+pub use crate::mail::{Mailer, Message};
+pub use crate::notes::{Note, Notes};
+pub use crate::stores::Stores;
+
+/// Role → scopes of the starter: `user` may read and write notes, `admin`
+/// may manage accounts.
+pub const ROLE_SCOPES: [(&str, &[&str]); 2] = [
+    ("user", &["notes:read", "notes:write"]),
+    ("admin", &["admin:users"]),
+];
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub(crate) struct AppState {
+    pub(crate) auth: Auth,
+    pub(crate) notes: Notes,
+    pub(crate) mailer: Mailer,
+    /// The configured public URL without a trailing `/`.
+    pub(crate) public_url: String,
+}
+
+/// The built starter: its router and the services behind it.
+#[derive(Debug, Clone)]
+pub struct App {
+    router: Router,
+    auth: Auth,
+    mailer: Mailer,
+}
+
+impl App {
+    /// The router, ready for `axum::serve` or `tower::ServiceExt::oneshot`.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// The `Auth` service.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// The mailer (tests [`flush`](Mailer::flush) it before reading the
+    /// outbox).
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+}
+
+/// Builds the `Auth` service and the router from `config`: connects to and
+/// migrates the stores, loads or generates the keys, creates the
+/// administrator if asked.
+///
+/// # Errors
+/// [`Error`] naming what could not be set up.
+pub async fn build(config: Config) -> Result<App, Error> {
+    let public_url = config.effective_public_url();
+    let stores = match config.stores.clone() {
+        Some(stores) => stores,
+        None => Stores::connect(&config.database_url, config.redis_url.as_deref()).await?,
+    };
+    let secret = match &config.secret_key {
+        Some(secret) if secret.len() >= MIN_SECRET_BYTES => secret.clone(),
+        Some(_) => {
+            return Err(Error::Config(format!(
+                "TESSERA_SECRET_KEY needs at least {MIN_SECRET_BYTES} bytes"
+            )));
+        }
+        None => {
+            tracing::warn!(
+                "TESSERA_SECRET_KEY is not set: using a random key for this process; CSRF tokens \
+                 and reset links die with it, and other instances do not accept them"
+            );
+            let bytes = random::bytes::<32>()
+                .map_err(|e| Error::Config(format!("random number generator: {e}")))?;
+            zeroize::Zeroizing::new(bytes.to_vec())
+        }
+    };
+    let mut cookie = CookieSettings::default();
+    if config.insecure_cookies {
+        tracing::warn!(
+            "TESSERA_INSECURE_COOKIES=1: session cookies without Secure or the __Host- prefix; \
+             for plain-http development only"
+        );
+        cookie = cookie.dangerous_insecure_http();
+    }
+    let mut builder = Auth::builder()
+        .users(stores.users)
+        .token_store(stores.tokens)
+        .session_store(stores.sessions)
+        .revocations(stores.revocations)
+        .onetime_store(stores.onetime)
+        .jwt_keys(keys::jwt_keys(&config.jwt).await?)
+        .secret_key(secret.to_vec())
+        .issuer(public_url.clone())
+        .audience(public_url.clone())
+        .public_origin(public_url.clone())
+        .cookie(cookie);
+    for (role, scopes) in ROLE_SCOPES {
+        builder = builder.role_scopes(role, scopes.iter().copied());
+    }
+    if let Some(pool) = config.password_pool.clone() {
+        builder = builder.password_pool(pool);
+    }
+    if let Some(clock) = config.clock.clone() {
+        builder = builder.clock(clock);
+    }
+    let auth = builder.build()?;
+    if let Some((email, password)) = &config.admin {
+        let admin = auth
+            .ensure_account(email, password, &["admin", "user"])
+            .await
+            .map_err(Error::Admin)?;
+        tracing::info!(email = %admin.login, "administrator account ready");
+    }
+    let mailer = match &config.outbox {
+        Some(dir) => Mailer::outbox(dir)?,
+        None => Mailer::stdout(),
+    };
+    let state = AppState {
+        auth: auth.clone(),
+        notes: Notes::new(),
+        mailer: mailer.clone(),
+        public_url: public_url.trim_end_matches('/').to_owned(),
+    };
+    Ok(App {
+        router: router(state),
+        auth,
+        mailer,
+    })
+}
+
+fn router(state: AppState) -> Router {
+    use crate::routes::*;
+    let layer = AuthLayer::new(state.auth.clone()).csrf_exempt(["/session/login"]);
+    let notes = get(list_notes)
+        .route_layer(require_scope("notes:read"))
+        .merge(post(create_note).route_layer(require_scope("notes:write")));
+    let admin = Router::new()
+        .route("/admin/users", get(list_users))
+        .route("/admin/users/{id}", patch(update_user))
+        .route_layer(require_role("admin"));
+    Router::new()
+        .route("/health", get(health))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        .route("/auth/logout-all", post(logout_all))
+        .route("/auth/password", post(change_password))
+        .route("/auth/password-reset", post(request_password_reset))
+        .route("/auth/password-reset/confirm", post(confirm_password_reset))
+        .route("/auth/api-keys", post(create_api_key))
+        .route("/auth/api-keys/{id}", delete(delete_api_key))
+        .route("/me", get(me))
+        .route("/notes", notes)
+        .route("/session/login", post(session_login))
+        .route("/session/logout", post(session_logout))
+        .route("/session/csrf", get(session_csrf))
+        .merge(admin)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(layer)
+        .layer(middleware::from_fn(no_store))
+}
+
+/// `Cache-Control: no-store` on every response, errors included (the
+/// contract requires it on `/auth/…` and `/session/…`; `/me`, notes and
+/// accounts are personal too), except the public key set, which caches may
+/// keep.
+async fn no_store(request: Request, next: Next) -> Response {
+    let cacheable = request.uri().path().starts_with("/.well-known/");
+    let mut response = next.run(request).await;
+    if !cacheable {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Binds `TESSERA_BIND`, builds the app, prints `listening on http://ADDR`
+/// to standard output once ready, and serves until Ctrl-C or SIGTERM.
+///
+/// Without `TESSERA_PUBLIC_URL`, the public URL is `http://` + the bind
+/// address; when that is a numeric address, the bound one (so port 0 gives
+/// the port actually chosen).
+///
+/// # Errors
+/// [`Error`] when the address cannot be bound or the app cannot be built.
+pub async fn serve(mut config: Config) -> Result<(), Error> {
+    let listener = TcpListener::bind(&config.bind)
+        .await
+        .map_err(Error::io(format!("cannot listen on {}", config.bind)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(Error::io("cannot read the bound address"))?;
+    if config.public_url.is_none() && config.bind.parse::<SocketAddr>().is_ok() {
+        config.public_url = Some(format!("http://{addr}"));
+    }
+    let app = build(config).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}")
+            .and_then(|()| out.flush())
+            .map_err(Error::io("cannot write to standard output"))?;
+    }
+    axum::serve(listener, app.router())
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(Error::io("server failed"))?;
+    app.mailer().flush().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix.
+async fn shutdown() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

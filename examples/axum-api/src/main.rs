@@ -1,0 +1,37 @@
+//! `cargo run -p tessera-example-axum`: the starter API, configured from
+//! the environment (see README.md).
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Logs go to standard error; standard output carries only the
+    // `listening on …` line (and the development mailer's messages).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let result = match tessera_example_axum::Config::from_env() {
+        Ok(config) => tessera_example_axum::serve(config).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let mut reason = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                reason.push_str(": ");
+                reason.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            eprintln!("tessera-example-axum: {reason}");
+            ExitCode::FAILURE
+        }
+    }
+}

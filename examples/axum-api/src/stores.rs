@@ -1,0 +1,101 @@
+//! The stores behind `Auth`, chosen by `DATABASE_URL` and `REDIS_URL`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tessera_core::jwt::Revocations;
+use tessera_core::onetime::OneTimeStore;
+use tessera_core::session::SessionStore;
+use tessera_core::token::TokenStore;
+use tessera_core::users::UserStore;
+use tessera_redis::{RedisOptions, RedisStore};
+use tessera_sqlx::{PgStore, SqliteStore, StoreOptions};
+
+use crate::error::Error;
+
+/// One store per concern of `Auth`.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Stores {
+    /// Accounts.
+    pub users: Arc<dyn UserStore>,
+    /// Refresh families and API keys.
+    pub tokens: Arc<dyn TokenStore>,
+    /// Browser sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Revoked access tokens.
+    pub revocations: Arc<dyn Revocations>,
+    /// Used one-time tokens (password reset).
+    pub onetime: Arc<dyn OneTimeStore>,
+}
+
+impl Stores {
+    /// Every concern in one store (SQLite, PostgreSQL, or a test double).
+    pub fn all_in<S>(store: S) -> Self
+    where
+        S: UserStore + TokenStore + SessionStore + Revocations + OneTimeStore + 'static,
+    {
+        let store = Arc::new(store);
+        Self {
+            users: store.clone(),
+            tokens: store.clone(),
+            sessions: store.clone(),
+            revocations: store.clone(),
+            onetime: store,
+        }
+    }
+
+    /// Each concern in its own store.
+    pub fn new(
+        users: Arc<dyn UserStore>,
+        tokens: Arc<dyn TokenStore>,
+        sessions: Arc<dyn SessionStore>,
+        revocations: Arc<dyn Revocations>,
+        onetime: Arc<dyn OneTimeStore>,
+    ) -> Self {
+        Self {
+            users,
+            tokens,
+            sessions,
+            revocations,
+            onetime,
+        }
+    }
+
+    /// Connects to `database_url` (migrating its tables) and, when given,
+    /// to Redis, which then holds revocations and the token store (refresh
+    /// families and API keys) so that several instances share them.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown URL scheme; [`Error::Store`] or
+    /// [`Error::Auth`] when a server cannot be reached or migrated.
+    pub async fn connect(database_url: &str, redis_url: Option<&str>) -> Result<Self, Error> {
+        let mut stores = if database_url.starts_with("sqlite:") {
+            let store = SqliteStore::connect(database_url, StoreOptions::default()).await?;
+            store.migrate().await?;
+            Self::all_in(store)
+        } else if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+        {
+            let store = PgStore::connect(database_url, StoreOptions::default()).await?;
+            store.migrate().await?;
+            Self::all_in(store)
+        } else {
+            return Err(Error::Config(
+                "DATABASE_URL must start with sqlite: or postgres://".into(),
+            ));
+        };
+        if let Some(url) = redis_url {
+            let redis = Arc::new(RedisStore::connect(url, RedisOptions::default()).await?);
+            stores.tokens = redis.clone();
+            stores.revocations = redis;
+        }
+        Ok(stores)
+    }
+}
+
+impl fmt::Debug for Stores {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stores").finish_non_exhaustive()
+    }
+}
