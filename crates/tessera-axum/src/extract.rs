@@ -81,3 +81,62 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentSession {
         Ok(Self(state(parts)?.session.clone()))
     }
 }
+
+/// A requirement named by a type, for [`Guarded`]. Define one with
+/// [`requirement!`](crate::requirement).
+pub trait Requires: Send + Sync + 'static {
+    /// The requirement.
+    fn requirement() -> tessera_core::authz::Requirement;
+}
+
+/// The caller's identity, checked against `R`: a guard as an extractor.
+/// 401 without an identity, 403 for a missing role or scope, 401
+/// `fresh_login_required` for a stale one.
+///
+/// ```
+/// use tessera_axum::{Guarded, requirement};
+/// use tessera_core::authz::Requirement;
+///
+/// requirement!(AdminOnly = Requirement::role("admin"));
+///
+/// async fn list_users(Guarded(admin, ..): Guarded<AdminOnly>) -> String {
+///     admin.subject.to_string()
+/// }
+/// ```
+pub struct Guarded<R: Requires>(pub Identity, pub std::marker::PhantomData<R>);
+
+impl<R: Requires> std::fmt::Debug for Guarded<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Guarded").field(&self.0).finish()
+    }
+}
+
+impl<S: Send + Sync, R: Requires> FromRequestParts<S> for Guarded<R> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Authenticated(identity) =
+            <Authenticated as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        R::requirement()
+            .check(&identity)
+            .map_err(|denied| AuthRejection::new(AuthError::Denied(denied)))?;
+        Ok(Self(identity, std::marker::PhantomData))
+    }
+}
+
+/// Defines a type naming a requirement, for [`Guarded`]:
+/// `requirement!(Writers = Requirement::scope("notes:write"));`
+#[macro_export]
+macro_rules! requirement {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $requirement:expr) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        $vis struct $name;
+
+        impl $crate::Requires for $name {
+            fn requirement() -> $crate::__private::Requirement {
+                $requirement
+            }
+        }
+    };
+}

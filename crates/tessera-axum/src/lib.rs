@@ -13,8 +13,9 @@
 //! - Extractors: [`Authenticated`], `Option<Authenticated>`, [`Fresh`],
 //!   [`CurrentSession`].
 //! - Guards for `route_layer`: [`require_role`], [`require_scope`],
-//!   [`require_fresh`] and [`require`] for any-of / all-of combinations. An
-//!   empty requirement denies.
+//!   [`require_fresh`] and [`require`] for any-of / all-of combinations; the
+//!   same as extractors with [`Guarded`] and [`requirement!`]. An empty
+//!   requirement denies.
 //! - [`AuthRejection`]: the one place an `AuthError` becomes a response,
 //!   per the rejection table (RFC 6750 challenges for bearer).
 //!
@@ -37,10 +38,15 @@ mod guard;
 mod layer;
 mod rejection;
 
-pub use self::extract::{Authenticated, CurrentSession, Fresh};
+pub use self::extract::{Authenticated, CurrentSession, Fresh, Guarded, Requires};
 pub use self::guard::{
     RequireLayer, RequireService, require, require_fresh, require_role, require_scope,
 };
 pub use self::layer::{AuthLayer, AuthService, AuthState, remove_session_cookie, session_cookie};
 pub use self::rejection::AuthRejection;
 pub use tessera_core::auth::Auth;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use tessera_core::authz::Requirement;
+}
