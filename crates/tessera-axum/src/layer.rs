@@ -15,7 +15,7 @@ use tessera_core::auth::{Auth, AuthError};
 use tessera_core::csrf::CsrfRequest;
 use tessera_core::identity::{Credentials, Identity};
 use tessera_core::password::Password;
-use tessera_core::session::Session;
+use tessera_core::session::{Session, SessionId};
 use tower::{Layer, Service};
 
 use crate::rejection::AuthRejection;
@@ -187,7 +187,12 @@ where
                     .map(|s| session_cookie(&auth, s))
             });
             if let Some(rejection) = resolved.reject_now {
-                return Ok(rejection.into_response());
+                let mut response = rejection.into_response();
+                // A rotation already happened: the client needs the new id.
+                if let Some(Some(cookie)) = rotated_cookie {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                }
+                return Ok(response);
             }
             parts.extensions.insert(resolved.state);
             parts.extensions.insert(auth.clone());
@@ -222,6 +227,17 @@ async fn resolve(auth: &Auth, config: &Config, request: &Parts) -> Resolved {
         login_redirect: login_redirect(config, request),
         ..AuthState::default()
     };
+    let exempt = config.csrf_exempt.contains(request.uri.path());
+    let reject = |state: AuthState, rotated: bool, rejection: AuthRejection| Resolved {
+        state,
+        rotated,
+        reject_now: Some(rejection),
+    };
+    // Login forms and other exempt routes: provenance is checked whatever
+    // credentials come with the request.
+    if exempt && let Err(rejection) = check_provenance(auth, request) {
+        return reject(state, false, rejection);
+    }
     let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
     let (first, second) = (authorization.next(), authorization.next());
     let mut rotated = false;
@@ -230,10 +246,19 @@ async fn resolve(auth: &Auth, config: &Config, request: &Parts) -> Resolved {
             state.error = Some(StoredError::InvalidRequest("several Authorization headers"));
         }
         (Some(value), None) => match parse_authorization(value) {
-            Ok(credentials) => match auth.authenticate(&credentials).await {
-                Ok(identity) => state.identity = identity,
-                Err(error) => state.error = Some(StoredError::from_error(error)),
-            },
+            Ok(credentials) => {
+                // Browsers cache Basic credentials and attach them to
+                // cross-site requests, like cookies: check provenance.
+                if matches!(credentials, Credentials::Basic { .. })
+                    && let Err(rejection) = check_provenance(auth, request)
+                {
+                    return reject(state, false, rejection);
+                }
+                match auth.authenticate(&credentials).await {
+                    Ok(identity) => state.identity = identity,
+                    Err(error) => state.error = Some(StoredError::from_error(error)),
+                }
+            }
             Err(error) => state.error = Some(StoredError::from_error(error)),
         },
         (None, _) => {
@@ -247,21 +272,15 @@ async fn resolve(auth: &Auth, config: &Config, request: &Parts) -> Resolved {
                     Ok(None) => {}
                     Err(error) => state.error = Some(StoredError::from_error(error)),
                 }
-                if let Err(rejection) = check_csrf(auth, config, request, &state) {
-                    return Resolved {
-                        state,
-                        rotated: false,
-                        reject_now: Some(rejection),
-                    };
+                // The token was made for the id the client presented; a
+                // rotation on this very request (a role change) must not
+                // make it fail.
+                if !exempt
+                    && state.session.is_some()
+                    && let Err(rejection) = check_csrf(auth, request, SessionId::parse(cookie))
+                {
+                    return reject(state, rotated, rejection);
                 }
-            } else if config.csrf_exempt.contains(request.uri.path())
-                && let Err(rejection) = check_provenance(auth, request)
-            {
-                return Resolved {
-                    state,
-                    rotated: false,
-                    reject_now: Some(rejection),
-                };
             }
         }
     }
@@ -272,28 +291,23 @@ async fn resolve(auth: &Auth, config: &Config, request: &Parts) -> Resolved {
     }
 }
 
-/// The CSRF check for a request that carried the session cookie.
+/// The CSRF check for a request whose cookie named a live, logged-in
+/// session, against the id the client presented.
 fn check_csrf(
     auth: &Auth,
-    config: &Config,
     request: &Parts,
-    state: &AuthState,
+    presented: Option<SessionId>,
 ) -> Result<(), AuthRejection> {
-    if config.csrf_exempt.contains(request.uri.path()) {
-        return check_provenance(auth, request);
-    }
-    // Only a live, logged-in session has anything to forge on its behalf; a
-    // dead cookie is answered by the route's own guard.
-    let Some(session) = &state.session else {
-        return Ok(());
-    };
     let headers = &request.headers;
-    let csrf = CsrfRequest::new(request.method.as_str())
-        .session(session.id())
+    let base = CsrfRequest::new(request.method.as_str())
         .token(header_str(headers, "x-csrf-token"))
         .origin(header_str(headers, header::ORIGIN.as_str()))
         .sec_fetch_site(header_str(headers, "sec-fetch-site"));
-    auth.csrf().check(&csrf).map_err(|e| {
+    let result = match &presented {
+        Some(id) => auth.csrf().check(&base.session(id)),
+        None => auth.csrf().check(&base.cookie_without_session()),
+    };
+    result.map_err(|e| {
         tracing::info!(target: "tessera::auth", error = %e, "CSRF check failed");
         AuthRejection::new(AuthError::Csrf(e))
     })
@@ -377,6 +391,8 @@ fn login_redirect(config: &Config, request: &Parts) -> Option<String> {
         return None;
     }
     let next = request.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    // "//host" would read as another site wherever `next` is used unchecked.
+    let next = if next.starts_with("//") { "/" } else { next };
     Some(format!("{page}?next={}", percent_encode(next)))
 }
 

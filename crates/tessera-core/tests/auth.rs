@@ -2082,3 +2082,118 @@ async fn a_revocation_outlives_later_revocation_writes() {
         AuthError::InvalidToken
     );
 }
+
+// ---------------------------------------------------------------------------
+// Review follow-ups.
+
+/// A login narrowed to `notes:read` cannot mint an API key with more.
+#[tokio::test]
+async fn a_narrowed_login_cannot_mint_a_broader_api_key() {
+    let rig = rig();
+    rig.register("alice@example.com").await;
+    let narrow = rig
+        .auth
+        .login("alice@example.com", &pw(PASSWORD), Some("notes:read"))
+        .await
+        .unwrap();
+    let identity = rig.bearer(&narrow.access_token).await.unwrap();
+    let refused = rig
+        .auth
+        .issue_api_key(&identity, "ci", set(&["notes:write"]))
+        .await;
+    assert!(
+        matches!(refused, Err(AuthError::ScopeNotAllowed(_))),
+        "{refused:?}"
+    );
+    assert!(
+        rig.auth
+            .issue_api_key(&identity, "ci", set(&["notes:read"]))
+            .await
+            .is_ok()
+    );
+}
+
+/// H4 through `Auth`: with a grace window, a retried refresh gets the same
+/// refresh token.
+#[tokio::test]
+async fn a_retried_refresh_within_the_grace_window_gets_the_same_successor() {
+    let clock = ManualClock::default();
+    let counts = Arc::new(Counts::default());
+    let mut config = tessera_core::token::RefreshConfig::default();
+    config.grace = std::time::Duration::from_secs(10);
+    let auth = configured(&clock, counts)
+        .in_memory()
+        .refresh_config(config)
+        .build()
+        .unwrap();
+    auth.register("alice@example.com", &pw(PASSWORD))
+        .await
+        .unwrap();
+    let login = auth
+        .login("alice@example.com", &pw(PASSWORD), None)
+        .await
+        .unwrap();
+    let first = auth.refresh(&login.refresh_token).await.unwrap();
+    let retry = auth.refresh(&login.refresh_token).await.unwrap();
+    assert_eq!(first.refresh_token, retry.refresh_token);
+    assert_eq!(retry.scopes, all_user_scopes());
+    clock.advance(std::time::Duration::from_secs(11));
+    assert!(matches!(
+        auth.refresh(&login.refresh_token).await,
+        Err(AuthError::InvalidGrant)
+    ));
+}
+
+/// An oversized current password is a wrong password, not a weak one.
+#[tokio::test]
+async fn an_oversized_current_password_is_invalid_credentials() {
+    let rig = rig();
+    rig.register("alice@example.com").await;
+    let tokens = rig.login("alice@example.com").await;
+    let identity = rig.bearer(&tokens.access_token).await.unwrap();
+    let result = rig
+        .auth
+        .change_password(
+            &identity,
+            None,
+            &pw(&"x".repeat(5000)),
+            &pw("a brand new password"),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(AuthError::InvalidCredentials)),
+        "{result:?}"
+    );
+}
+
+/// Key sets given one by one need no secret key, and rotate.
+#[tokio::test]
+async fn key_sets_can_be_given_one_by_one() {
+    use tessera_core::keys::{HmacKey, HmacKeys};
+    let clock = ManualClock::default();
+    let key = |id: &str, byte: u8| HmacKey::new(id, vec![byte; 32]).unwrap();
+    let build = |csrf: HmacKeys| {
+        base(&clock, Arc::new(Counts::default()))
+            .jwt_keys(jwt_keys())
+            .in_memory()
+            .csrf_keys(csrf)
+            .onetime_keys(HmacKeys::single(key("o", 2)))
+            .token_pepper(HmacKeys::single(key("p", 3)))
+            .successor_keys(HmacKeys::single(key("s", 4)))
+            .build()
+            .unwrap()
+    };
+    let old = build(HmacKeys::single(key("c-old", 1)));
+    let session = tessera_core::session::SessionId::generate().unwrap();
+    let token = old.csrf().token(&session);
+    let rotated = build(HmacKeys::new(vec![key("c-new", 5), key("c-old", 1)]).unwrap());
+    assert!(rotated.csrf().verify_token(&session, &token));
+    assert!(rotated.csrf().token(&session).starts_with("c-new."));
+    // Without a secret and without every key set: a configuration error.
+    let partial = base(&clock, Arc::new(Counts::default()))
+        .jwt_keys(jwt_keys())
+        .in_memory()
+        .csrf_keys(HmacKeys::single(key("c", 1)))
+        .build();
+    assert!(partial.is_err());
+}

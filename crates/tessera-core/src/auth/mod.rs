@@ -402,8 +402,9 @@ impl Auth {
         let user = match self.inner.refresh.peek(refresh_token).await {
             Ok(record) => self.inner.users.find_by_id(&record.subject).await?,
             Err(TokenError::Store(e)) => return Err(e.into()),
-            // Used up, revoked or unknown: let rotation decide (reuse
-            // detection revokes the family), then refuse.
+            // Used up, revoked or unknown: let rotation decide. Reuse
+            // detection revokes the family; a repeat within the grace window
+            // gets the successor handed out before.
             Err(_) => {
                 return match self
                     .inner
@@ -411,8 +412,9 @@ impl Auth {
                     .refresh(refresh_token, &BTreeSet::new(), None)
                     .await
                 {
+                    Ok(again) => self.repeat_within_grace(again).await,
                     Err(TokenError::Store(e)) => Err(e.into()),
-                    _ => Err(AuthError::InvalidGrant),
+                    Err(_) => Err(AuthError::InvalidGrant),
                 };
             }
         };
@@ -445,6 +447,45 @@ impl Auth {
             expires_in: self.inner.jwt.config().ttl().as_secs(),
             refresh_token: refreshed.token.expose_secret().to_owned(),
             scopes: refreshed.scopes,
+        })
+    }
+
+    /// A repeat presentation within the grace window: the same successor,
+    /// with an access token for what the account may have now.
+    async fn repeat_within_grace(
+        &self,
+        again: crate::token::Refreshed,
+    ) -> Result<TokenPair, AuthError> {
+        let Some(user) = self
+            .inner
+            .users
+            .find_by_id(&again.subject)
+            .await?
+            .filter(|u| u.active)
+        else {
+            return Err(AuthError::InvalidGrant);
+        };
+        let scopes: BTreeSet<String> = again
+            .record
+            .scopes
+            .intersection(&self.scopes_for(&user.roles))
+            .cloned()
+            .collect();
+        let access = self
+            .inner
+            .jwt
+            .issue(
+                &user.id,
+                Grant::for_family(&again.family)
+                    .scopes(scopes.iter().cloned())
+                    .roles(user.roles.iter().cloned()),
+            )
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        Ok(TokenPair {
+            access_token: access.token,
+            expires_in: self.inner.jwt.config().ttl().as_secs(),
+            refresh_token: again.token.expose_secret().to_owned(),
+            scopes,
         })
     }
 
@@ -534,7 +575,7 @@ impl Auth {
             .passwords
             .verify(current, &user.password_hash)
             .await
-            .map_err(password_error)?;
+            .map_err(login_error)?;
         if !verified.is_valid() {
             return Err(AuthError::InvalidCredentials);
         }
@@ -710,7 +751,13 @@ impl Auth {
             .await?
             .filter(|u| u.active)
             .ok_or(AuthError::InvalidToken)?;
-        let allowed = self.scopes_for(&user.roles);
+        // Within the account's roles and within what the caller holds: a
+        // token narrowed at login cannot mint a broader key.
+        let allowed: BTreeSet<String> = self
+            .scopes_for(&user.roles)
+            .intersection(&identity.scopes)
+            .cloned()
+            .collect();
         match self
             .inner
             .api_keys
@@ -1071,6 +1118,10 @@ pub struct AuthBuilder {
     cookie: CookieSettings,
     cache_capacity: Option<usize>,
     memory_revocations: bool,
+    csrf_keys: Option<HmacKeys>,
+    onetime_keys: Option<HmacKeys>,
+    pepper_keys: Option<HmacKeys>,
+    successor_keys: Option<HmacKeys>,
 }
 
 impl AuthBuilder {
@@ -1135,6 +1186,32 @@ impl AuthBuilder {
     /// share it accept each other's CSRF tokens and reset links.
     pub fn secret_key(mut self, secret: impl Into<Vec<u8>>) -> Self {
         self.secret = Some(zeroize::Zeroizing::new(secret.into()));
+        self
+    }
+
+    /// The CSRF keys, instead of deriving them from the secret key. Put a new
+    /// key first to rotate; keep the old one listed while its tokens live.
+    pub fn csrf_keys(mut self, keys: HmacKeys) -> Self {
+        self.csrf_keys = Some(keys);
+        self
+    }
+
+    /// The one-time-token (reset link) keys, instead of deriving them.
+    pub fn onetime_keys(mut self, keys: HmacKeys) -> Self {
+        self.onetime_keys = Some(keys);
+        self
+    }
+
+    /// The pepper for token digests, instead of deriving it. Keep old keys
+    /// listed while tokens digested with them live.
+    pub fn token_pepper(mut self, keys: HmacKeys) -> Self {
+        self.pepper_keys = Some(keys);
+        self
+    }
+
+    /// The keys that derive refresh successors, instead of deriving them.
+    pub fn successor_keys(mut self, keys: HmacKeys) -> Self {
+        self.successor_keys = Some(keys);
         self
     }
 
@@ -1230,7 +1307,7 @@ impl AuthBuilder {
         };
         let onetime_store = self.onetime.ok_or_else(|| missing("onetime_store"))?;
         let jwt_keys = self.jwt_keys.ok_or_else(|| missing("jwt_keys"))?;
-        let secret = self.secret.ok_or_else(|| missing("secret_key"))?;
+
         let issuer = self.issuer.ok_or_else(|| missing("issuer"))?;
         let audience = self.audience.ok_or_else(|| missing("audience"))?;
         let public_origin = self.public_origin.ok_or_else(|| missing("public_origin"))?;
@@ -1238,12 +1315,24 @@ impl AuthBuilder {
             Some(pool) => pool,
             None => PasswordPool::builder().build()?,
         };
-        let derive =
-            |purpose: &str| HmacKey::derive("derived-1", &secret, purpose).map(HmacKeys::single);
-        let pepper = derive("tessera/v1/token-pepper")?;
-        let successor = derive("tessera/v1/refresh-successor")?;
-        let csrf_keys = derive("tessera/v1/csrf")?;
-        let onetime_keys = derive("tessera/v1/one-time")?;
+        // Each key set is given, or derived from the secret key.
+        let secret = self.secret;
+        let derive = |given: Option<HmacKeys>, purpose: &str| -> Result<HmacKeys, ConfigError> {
+            match (given, &secret) {
+                (Some(keys), _) => Ok(keys),
+                (None, Some(secret)) => {
+                    HmacKey::derive("derived-1", secret, purpose).map(HmacKeys::single)
+                }
+                (None, None) => Err(ConfigError::invalid(
+                    "secret_key",
+                    "is required unless every key set is given one by one",
+                )),
+            }
+        };
+        let pepper = derive(self.pepper_keys, "tessera/v1/token-pepper")?;
+        let successor = derive(self.successor_keys, "tessera/v1/refresh-successor")?;
+        let csrf_keys = derive(self.csrf_keys, "tessera/v1/csrf")?;
+        let onetime_keys = derive(self.onetime_keys, "tessera/v1/one-time")?;
         let hasher = TokenHasher::with_pepper(pepper);
 
         let jwt = Jwt::builder(jwt_keys, JwtConfig::new(issuer, audience))
