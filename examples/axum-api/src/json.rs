@@ -23,7 +23,9 @@ where
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(Self(value)),
             Err(rejection) => {
-                tracing::debug!(target: "tessera::auth", reason = %rejection.body_text(), "request body refused");
+                // The status only: serde's message can echo the body's
+                // values, passwords included.
+                tracing::debug!(target: "tessera::auth", status = %rejection.status(), "request body refused");
                 Err(AuthError::InvalidRequest("body").into())
             }
         }

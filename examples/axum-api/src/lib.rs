@@ -186,7 +186,16 @@ pub async fn build(config: Config) -> Result<App, Error> {
 
 fn router(state: AppState) -> Router {
     use crate::routes::*;
-    let layer = AuthLayer::new(state.auth.clone()).csrf_exempt(["/session/login"]);
+    // Routes that authenticate by their body, not by the cookie: no CSRF
+    // token (a session may not exist yet), but the origin is still checked.
+    let layer = AuthLayer::new(state.auth.clone()).csrf_exempt([
+        "/session/login",
+        "/auth/login",
+        "/auth/register",
+        "/auth/refresh",
+        "/auth/password-reset",
+        "/auth/password-reset/confirm",
+    ]);
     let notes = get(list_notes)
         .route_layer(require_scope("notes:read"))
         .merge(post(create_note).route_layer(require_scope("notes:write")));

@@ -324,7 +324,7 @@ pub(crate) async fn create_api_key(
 pub(crate) async fn delete_api_key(
     State(app): State<AppState>,
     Authenticated(identity): Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Answer<StatusCode> {
     app.auth.revoke_api_key(&identity.subject, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -370,7 +370,7 @@ pub(crate) async fn list_users(State(app): State<AppState>) -> Answer<Json<Vec<A
 
 pub(crate) async fn update_user(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    Id(id): Id,
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> Answer<Json<AdminView>> {
     let id = UserId::new(id);
@@ -511,4 +511,22 @@ fn with_session_cookie(app: &AppState, session: &Session, body: impl IntoRespons
         .headers_mut()
         .append(header::SET_COOKIE, session_cookie(&app.auth, session));
     response
+}
+
+/// The `{id}` of a path; an id that is not UTF-8 (or missing) is 404 JSON,
+/// like an unknown one, instead of axum's plain-text 400.
+pub(crate) struct Id(pub(crate) String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(Self(id)),
+            Err(_) => Err(AuthError::NotFound.into()),
+        }
+    }
 }
