@@ -129,9 +129,14 @@ async fn bad_credentials() {
     let t = TestApp::new().await;
     let (_, access, _) = t.user(ALICE).await;
     let invalid = r#"Bearer realm="tessera", error="invalid_token""#;
-    let mut tampered = access.clone();
-    tampered.truncate(access.len() - 2);
-    tampered.push_str("AA");
+    // One signature character changed well before the end, where every bit
+    // is data (the last character of a base64url segment carries padding
+    // bits, and replacing it can leave the token unchanged).
+    let mut tampered = access.clone().into_bytes();
+    let at = tampered.len() - 10;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_ne!(tampered, access);
     for token in [
         "abc",
         tampered.as_str(),
