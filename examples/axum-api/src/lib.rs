@@ -25,18 +25,10 @@
 //! See `README.md` and CONTRACTS.md §1 for every route, status and body.
 #![forbid(unsafe_code)]
 
-mod config;
-mod error;
 mod json;
-mod keys;
-mod mail;
-mod notes;
-mod random;
 mod routes;
-mod stores;
 
 use std::io::Write;
-use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::Request;
@@ -46,24 +38,14 @@ use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
 use tessera_axum::{AuthLayer, require_role, require_scope};
 use tessera_core::auth::Auth;
-use tessera_core::session::CookieSettings;
+use tessera_example_common::{CSRF_EXEMPT, Services};
 use tokio::net::TcpListener;
 
-pub use crate::config::{
-    Config, DEFAULT_BIND, DEFAULT_DATABASE_URL, JwtKeySource, MIN_SECRET_BYTES,
-};
-pub use crate::error::Error;
 pub use crate::json::ApiJson;
-pub use crate::mail::{Mailer, Message};
-pub use crate::notes::{Note, Notes};
-pub use crate::stores::Stores;
-
-/// Role → scopes of the starter: `user` may read and write notes, `admin`
-/// may manage accounts.
-pub const ROLE_SCOPES: [(&str, &[&str]); 2] = [
-    ("user", &["notes:read", "notes:write"]),
-    ("admin", &["admin:users"]),
-];
+pub use tessera_example_common::{
+    Config, DEFAULT_BIND, DEFAULT_DATABASE_URL, Error, JwtKeySource, MIN_SECRET_BYTES, Mailer,
+    Message, Note, Notes, ROLE_SCOPES, Stores,
+};
 
 /// What the handlers share.
 #[derive(Clone, Debug)]
@@ -108,74 +90,18 @@ impl App {
 /// # Errors
 /// [`Error`] naming what could not be set up.
 pub async fn build(config: Config) -> Result<App, Error> {
-    let public_url = config.effective_public_url();
-    let stores = match config.stores.clone() {
-        Some(stores) => stores,
-        None => Stores::connect(&config.database_url, config.redis_url.as_deref()).await?,
-    };
-    let secret = match &config.secret_key {
-        Some(secret) if secret.len() >= MIN_SECRET_BYTES => secret.clone(),
-        Some(_) => {
-            return Err(Error::Config(format!(
-                "TESSERA_SECRET_KEY needs at least {MIN_SECRET_BYTES} bytes"
-            )));
-        }
-        None => {
-            tracing::warn!(
-                "TESSERA_SECRET_KEY is not set: using a random key for this process; CSRF tokens \
-                 and reset links die with it, and other instances do not accept them"
-            );
-            let bytes = random::bytes::<32>()
-                .map_err(|e| Error::Config(format!("random number generator: {e}")))?;
-            zeroize::Zeroizing::new(bytes.to_vec())
-        }
-    };
-    let mut cookie = CookieSettings::default();
-    if config.insecure_cookies {
-        tracing::warn!(
-            "TESSERA_INSECURE_COOKIES=1: session cookies without Secure or the __Host- prefix; \
-             for plain-http development only"
-        );
-        cookie = cookie.dangerous_insecure_http();
-    }
-    let mut builder = Auth::builder()
-        .users(stores.users)
-        .token_store(stores.tokens)
-        .session_store(stores.sessions)
-        .revocations(stores.revocations)
-        .onetime_store(stores.onetime)
-        .jwt_keys(keys::jwt_keys(&config.jwt).await?)
-        .secret_key(secret.to_vec())
-        .issuer(public_url.clone())
-        .audience(public_url.clone())
-        .public_origin(public_url.clone())
-        .cookie(cookie);
-    for (role, scopes) in ROLE_SCOPES {
-        builder = builder.role_scopes(role, scopes.iter().copied());
-    }
-    if let Some(pool) = config.password_pool.clone() {
-        builder = builder.password_pool(pool);
-    }
-    if let Some(clock) = config.clock.clone() {
-        builder = builder.clock(clock);
-    }
-    let auth = builder.build()?;
-    if let Some((email, password)) = &config.admin {
-        let admin = auth
-            .ensure_account(email, password, &["admin", "user"])
-            .await
-            .map_err(Error::Admin)?;
-        tracing::info!(email = %admin.login, "administrator account ready");
-    }
-    let mailer = match &config.outbox {
-        Some(dir) => Mailer::outbox(dir)?,
-        None => Mailer::stdout(),
-    };
+    let Services {
+        auth,
+        notes,
+        mailer,
+        public_url,
+        ..
+    } = Services::build(config).await?;
     let state = AppState {
         auth: auth.clone(),
-        notes: Notes::new(),
+        notes,
         mailer: mailer.clone(),
-        public_url: public_url.trim_end_matches('/').to_owned(),
+        public_url,
     };
     Ok(App {
         router: router(state),
@@ -188,14 +114,7 @@ fn router(state: AppState) -> Router {
     use crate::routes::*;
     // Routes that authenticate by their body, not by the cookie: no CSRF
     // token (a session may not exist yet), but the origin is still checked.
-    let layer = AuthLayer::new(state.auth.clone()).csrf_exempt([
-        "/session/login",
-        "/auth/login",
-        "/auth/register",
-        "/auth/refresh",
-        "/auth/password-reset",
-        "/auth/password-reset/confirm",
-    ]);
+    let layer = AuthLayer::new(state.auth.clone()).csrf_exempt(CSRF_EXEMPT);
     let notes = get(list_notes)
         .route_layer(require_scope("notes:read"))
         .merge(post(create_note).route_layer(require_scope("notes:write")));
@@ -253,17 +172,17 @@ async fn no_store(request: Request, next: Next) -> Response {
 ///
 /// # Errors
 /// [`Error`] when the address cannot be bound or the app cannot be built.
-pub async fn serve(mut config: Config) -> Result<(), Error> {
-    let listener = TcpListener::bind(&config.bind)
+pub async fn serve(config: Config) -> Result<(), Error> {
+    let listener = TcpListener::bind(config.listen_address())
         .await
-        .map_err(Error::io(format!("cannot listen on {}", config.bind)))?;
+        .map_err(Error::io(format!(
+            "cannot listen on {}",
+            config.listen_address()
+        )))?;
     let addr = listener
         .local_addr()
         .map_err(Error::io("cannot read the bound address"))?;
-    if config.public_url.is_none() && config.bind.parse::<SocketAddr>().is_ok() {
-        config.public_url = Some(format!("http://{addr}"));
-    }
-    let app = build(config).await?;
+    let app = build(config.resolve_public_url(addr)).await?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{addr}")

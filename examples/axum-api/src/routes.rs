@@ -22,8 +22,7 @@ use tessera_core::users::{User, UserId};
 
 use crate::AppState;
 use crate::json::ApiJson;
-use crate::mail::Message;
-use crate::notes::Note;
+use tessera_example_common::{Message, Note};
 
 type Answer<T> = Result<T, AuthRejection>;
 

@@ -187,7 +187,7 @@ impl Config {
 
     /// The secret the CSRF, one-time-token and token-digest keys are derived
     /// from (`TESSERA_SECRET_KEY`, at least 32 bytes; checked at
-    /// [`build`](crate::build)).
+    /// [`Services::build`](crate::Services::build)).
     pub fn secret_key(mut self, secret: impl Into<Vec<u8>>) -> Self {
         self.secret_key = Some(Zeroizing::new(secret.into()));
         self
@@ -217,6 +217,22 @@ impl Config {
     /// check and links in mail.
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         self.public_url = Some(url.into());
+        self
+    }
+
+    /// The address to listen on (`TESSERA_BIND`).
+    pub fn listen_address(&self) -> &str {
+        &self.bind
+    }
+
+    /// Without `TESSERA_PUBLIC_URL`, and when the bind address is numeric,
+    /// makes the public URL `http://` + the address actually bound (so port 0
+    /// gives the port chosen). A configured public URL is kept.
+    #[must_use]
+    pub fn resolve_public_url(mut self, bound: std::net::SocketAddr) -> Self {
+        if self.public_url.is_none() && self.bind.parse::<std::net::SocketAddr>().is_ok() {
+            self.public_url = Some(format!("http://{bound}"));
+        }
         self
     }
 

@@ -5,7 +5,7 @@ use tessera_core::error::{ConfigError, StoreError};
 use tessera_core::jwt::KeyError;
 
 /// A start-up failure. Requests never produce one: they are answered with
-/// [`AuthRejection`](tessera_axum::AuthRejection).
+/// the web adapter's rejection type.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -36,7 +36,9 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+    /// Turns an I/O error into [`Error::Io`] with `context`, for
+    /// `map_err`.
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();
         move |source| Self::Io { context, source }
     }
