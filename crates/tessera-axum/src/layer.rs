@@ -1,6 +1,5 @@
 //! The layer that resolves a request's credentials once.
 
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -8,14 +7,12 @@ use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use base64ct::{Base64, Encoding};
+use tessera_core::auth::request::{RequestHead, RequestPolicy, Resolution, resolve};
 use tessera_core::auth::{Auth, AuthError};
-use tessera_core::csrf::CsrfRequest;
-use tessera_core::identity::{Credentials, Identity};
-use tessera_core::password::Password;
-use tessera_core::session::{Session, SessionId};
+use tessera_core::identity::Identity;
+use tessera_core::session::Session;
 use tower::{Layer, Service};
 
 use crate::rejection::AuthRejection;
@@ -95,13 +92,7 @@ impl StoredError {
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     auth: Auth,
-    config: Arc<Config>,
-}
-
-#[derive(Clone, Debug, Default)]
-struct Config {
-    login_page: Option<String>,
-    csrf_exempt: BTreeSet<String>,
+    policy: Arc<RequestPolicy>,
 }
 
 impl AuthLayer {
@@ -109,7 +100,7 @@ impl AuthLayer {
     pub fn new(auth: Auth) -> Self {
         Self {
             auth,
-            config: Arc::new(Config::default()),
+            policy: Arc::new(RequestPolicy::new()),
         }
     }
 
@@ -117,7 +108,7 @@ impl AuthLayer {
     /// identity and have none are redirected to `login_page` with the
     /// requested path as `next`, instead of 401.
     pub fn browser_login_page(mut self, login_page: &str) -> Self {
-        Arc::make_mut(&mut self.config).login_page = Some(login_page.to_owned());
+        self.policy = Arc::new(self.policy.as_ref().clone().browser_login_page(login_page));
         self
     }
 
@@ -129,9 +120,7 @@ impl AuthLayer {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Arc::make_mut(&mut self.config)
-            .csrf_exempt
-            .extend(paths.into_iter().map(Into::into));
+        self.policy = Arc::new(self.policy.as_ref().clone().csrf_exempt(paths));
         self
     }
 }
@@ -143,7 +132,7 @@ impl<S> Layer<S> for AuthLayer {
         AuthService {
             inner,
             auth: self.auth.clone(),
-            config: self.config.clone(),
+            policy: self.policy.clone(),
         }
     }
 }
@@ -153,7 +142,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     auth: Auth,
-    config: Arc<Config>,
+    policy: Arc<RequestPolicy>,
 }
 
 impl<S> Service<Request> for AuthService<S>
@@ -174,27 +163,27 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let auth = self.auth.clone();
-        let config = self.config.clone();
+        let policy = self.policy.clone();
         Box::pin(async move {
             // `Body` is not `Sync`: resolve on the parts alone.
             let (mut parts, body) = request.into_parts();
-            let resolved = resolve(&auth, &config, &parts).await;
-            let rotated_cookie = resolved.rotated.then(|| {
-                resolved
-                    .state
+            let resolution = resolve(&auth, &policy, &Head(&parts)).await;
+            let rotated_cookie = resolution.rotated.then(|| {
+                resolution
                     .session
                     .as_ref()
                     .map(|s| session_cookie(&auth, s))
             });
-            if let Some(rejection) = resolved.reject_now {
-                let mut response = rejection.into_response();
+            let (state, reject_now) = AuthState::from_resolution(resolution);
+            if let Some(error) = reject_now {
+                let mut response = AuthRejection::new(error).into_response();
                 // A rotation already happened: the client needs the new id.
                 if let Some(Some(cookie)) = rotated_cookie {
                     response.headers_mut().append(header::SET_COOKIE, cookie);
                 }
                 return Ok(response);
             }
-            parts.extensions.insert(resolved.state);
+            parts.extensions.insert(state);
             parts.extensions.insert(auth.clone());
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
             if let Some(Some(cookie)) = rotated_cookie {
@@ -215,197 +204,41 @@ where
     }
 }
 
-struct Resolved {
-    state: AuthState,
-    rotated: bool,
-    reject_now: Option<AuthRejection>,
-}
-
-async fn resolve(auth: &Auth, config: &Config, request: &Parts) -> Resolved {
-    let headers = &request.headers;
-    let mut state = AuthState {
-        login_redirect: login_redirect(config, request),
-        ..AuthState::default()
-    };
-    let exempt = config.csrf_exempt.contains(request.uri.path());
-    let reject = |state: AuthState, rotated: bool, rejection: AuthRejection| Resolved {
-        state,
-        rotated,
-        reject_now: Some(rejection),
-    };
-    // Login forms and other exempt routes: provenance is checked whatever
-    // credentials come with the request.
-    if exempt && let Err(rejection) = check_provenance(auth, request) {
-        return reject(state, false, rejection);
-    }
-    let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
-    let (first, second) = (authorization.next(), authorization.next());
-    let mut rotated = false;
-    match (first, second) {
-        (Some(_), Some(_)) => {
-            state.error = Some(StoredError::InvalidRequest("several Authorization headers"));
-        }
-        (Some(value), None) => match parse_authorization(value) {
-            Ok(credentials) => {
-                // Browsers cache Basic credentials and attach them to
-                // cross-site requests, like cookies: check provenance.
-                if matches!(credentials, Credentials::Basic { .. })
-                    && let Err(rejection) = check_provenance(auth, request)
-                {
-                    return reject(state, false, rejection);
-                }
-                match auth.authenticate(&credentials).await {
-                    Ok(identity) => state.identity = identity,
-                    Err(error) => state.error = Some(StoredError::from_error(error)),
-                }
-            }
-            Err(error) => state.error = Some(StoredError::from_error(error)),
-        },
-        (None, _) => {
-            if let Some(cookie) = find_cookie(headers, auth.sessions().cookie_settings().name()) {
-                match auth.authenticate_session(cookie).await {
-                    Ok(Some(resolved)) => {
-                        rotated = resolved.rotated;
-                        state.identity = Some(resolved.identity);
-                        state.session = Some(resolved.session);
-                    }
-                    Ok(None) => {}
-                    Err(error) => state.error = Some(StoredError::from_error(error)),
-                }
-                // The token was made for the id the client presented; a
-                // rotation on this very request (a role change) must not
-                // make it fail.
-                if !exempt
-                    && state.session.is_some()
-                    && let Err(rejection) = check_csrf(auth, request, SessionId::parse(cookie))
-                {
-                    return reject(state, rotated, rejection);
-                }
-            }
-        }
-    }
-    Resolved {
-        state,
-        rotated,
-        reject_now: None,
+impl AuthState {
+    fn from_resolution(resolution: Resolution) -> (Self, Option<AuthError>) {
+        let state = Self {
+            identity: resolution.identity,
+            error: resolution.error.map(StoredError::from_error),
+            session: resolution.session,
+            login_redirect: resolution.login_redirect,
+        };
+        (state, resolution.reject)
     }
 }
 
-/// The CSRF check for a request whose cookie named a live, logged-in
-/// session, against the id the client presented.
-fn check_csrf(
-    auth: &Auth,
-    request: &Parts,
-    presented: Option<SessionId>,
-) -> Result<(), AuthRejection> {
-    let headers = &request.headers;
-    let base = CsrfRequest::new(request.method.as_str())
-        .token(header_str(headers, "x-csrf-token"))
-        .origin(header_str(headers, header::ORIGIN.as_str()))
-        .sec_fetch_site(header_str(headers, "sec-fetch-site"));
-    let result = match &presented {
-        Some(id) => auth.csrf().check(&base.session(id)),
-        None => auth.csrf().check(&base.cookie_without_session()),
-    };
-    result.map_err(|e| {
-        tracing::info!(target: "tessera::auth", error = %e, "CSRF check failed");
-        AuthRejection::new(AuthError::Csrf(e))
-    })
-}
+/// The request head as the core's resolution reads it.
+struct Head<'a>(&'a Parts);
 
-fn check_provenance(auth: &Auth, request: &Parts) -> Result<(), AuthRejection> {
-    let headers = &request.headers;
-    let csrf = CsrfRequest::new(request.method.as_str())
-        .origin(header_str(headers, header::ORIGIN.as_str()))
-        .sec_fetch_site(header_str(headers, "sec-fetch-site"));
-    if request.method == Method::GET || request.method == Method::HEAD {
-        return Ok(());
+impl RequestHead for Head<'_> {
+    fn method(&self) -> &str {
+        self.0.method.as_str()
     }
-    auth.csrf()
-        .check_provenance(&csrf)
-        .map_err(|e| AuthRejection::new(AuthError::Csrf(e)))
-}
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
+    fn path(&self) -> &str {
+        self.0.uri.path()
+    }
 
-/// Reads `Authorization`. The scheme is case-insensitive (RFC 9110); one or
-/// more spaces separate it from the credentials (RFC 6750 §2.1).
-fn parse_authorization(value: &HeaderValue) -> Result<Credentials, AuthError> {
-    let value = value
-        .to_str()
-        .map_err(|_| AuthError::InvalidRequest("Authorization is not visible ASCII"))?;
-    let (scheme, rest) = value.split_once(' ').ok_or(AuthError::InvalidRequest(
-        "Authorization without credentials",
-    ))?;
-    let credentials = rest.trim_start_matches(' ');
-    if credentials.is_empty() || credentials.contains(' ') {
-        return Err(AuthError::InvalidRequest("empty or malformed credentials"));
+    fn path_and_query(&self) -> &str {
+        self.0.uri.path_and_query().map_or("/", |pq| pq.as_str())
     }
-    if scheme.eq_ignore_ascii_case("bearer") {
-        let token68 = credentials.trim_end_matches('=').bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        });
-        if !token68 {
-            return Err(AuthError::InvalidRequest("bearer token is not a token68"));
-        }
-        return Ok(Credentials::Bearer(credentials.to_owned()));
-    }
-    if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = Base64::decode_vec(credentials)
-            .map_err(|_| AuthError::InvalidRequest("Basic is not base64"))?;
-        let decoded = String::from_utf8(decoded)
-            .map_err(|_| AuthError::InvalidRequest("Basic is not UTF-8"))?;
-        let (login, password) = decoded
-            .split_once(':')
-            .ok_or(AuthError::InvalidRequest("Basic has no ':'"))?;
-        return Ok(Credentials::Basic {
-            login: login.to_owned(),
-            password: Password::new(password),
-        });
-    }
-    Err(AuthError::InvalidRequest("unknown Authorization scheme"))
-}
 
-/// The value of cookie `name`, from any `Cookie` header (the first one).
-fn find_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim_matches('"'))
-}
-
-fn login_redirect(config: &Config, request: &Parts) -> Option<String> {
-    let page = config.login_page.as_ref()?;
-    let html = request
-        .headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if !html {
-        return None;
+    fn header_values(&self, name: &str) -> impl Iterator<Item = &[u8]> {
+        self.0
+            .headers
+            .get_all(name)
+            .into_iter()
+            .map(HeaderValue::as_bytes)
     }
-    let next = request.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    // "//host" would read as another site wherever `next` is used unchecked.
-    let next = if next.starts_with("//") { "/" } else { next };
-    Some(format!("{page}?next={}", percent_encode(next)))
-}
-
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// The `Set-Cookie` value that carries `session`.
@@ -419,68 +252,4 @@ pub fn session_cookie(auth: &Auth, session: &Session) -> HeaderValue {
 pub fn remove_session_cookie(auth: &Auth) -> HeaderValue {
     let cookie = auth.sessions().removal_cookie().header_value();
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(value: &str) -> Result<Credentials, AuthError> {
-        parse_authorization(&HeaderValue::from_str(value).unwrap())
-    }
-
-    /// G1 and G7 at the parser.
-    #[test]
-    fn authorization_parsing() {
-        assert!(
-            matches!(parse("Bearer abc.def-ghi_jkl"), Ok(Credentials::Bearer(t)) if t == "abc.def-ghi_jkl")
-        );
-        assert!(matches!(parse("bearer abc"), Ok(Credentials::Bearer(_))));
-        assert!(matches!(parse("BEARER  abc"), Ok(Credentials::Bearer(t)) if t == "abc"));
-        for bad in [
-            "Bearer",
-            "Bearer ",
-            "Bearer  ",
-            "Bearer a b",
-            "Bearer a\"b",
-            "Token abc",
-            "Basic",
-            "Basic !!!",
-            "Basic YWJj",
-            "abc",
-        ] {
-            assert!(
-                matches!(parse(bad), Err(AuthError::InvalidRequest(_))),
-                "{bad:?}"
-            );
-        }
-        let basic = Base64::encode_string(b"alice@example.com:pa:ss");
-        match parse(&format!("Basic {basic}")).unwrap() {
-            Credentials::Basic { login, password } => {
-                assert_eq!(login, "alice@example.com");
-                assert_eq!(password.expose_secret(), "pa:ss");
-            }
-            other => panic!("{other:?}"),
-        }
-        let not_utf8 = Base64::encode_string(b"\xff\xfe:x");
-        assert!(matches!(
-            parse(&format!("Basic {not_utf8}")),
-            Err(AuthError::InvalidRequest(_))
-        ));
-        assert!(matches!(
-            parse_authorization(&HeaderValue::from_bytes(b"Bearer \xff").unwrap()),
-            Err(AuthError::InvalidRequest(_))
-        ));
-    }
-
-    #[test]
-    fn cookies_are_found_by_exact_name() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; __Host-tessera_session=abc; b=2"),
-        );
-        assert_eq!(find_cookie(&headers, "__Host-tessera_session"), Some("abc"));
-        assert_eq!(find_cookie(&headers, "tessera_session"), None);
-    }
 }

@@ -40,6 +40,7 @@
 
 mod cache;
 mod error;
+pub mod request;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -1,0 +1,378 @@
+//! The framework-free half of a web adapter: what a request's head says
+//! about its caller.
+//!
+//! An adapter implements [`RequestHead`] over its own request type and calls
+//! [`resolve`] once per request; it then only has to store the
+//! [`Resolution`], answer [`Resolution::reject`] at once when set, and add
+//! the rotated session cookie to the response. The rules live here, once,
+//! so every adapter reads credentials, enforces CSRF and builds login
+//! redirects identically:
+//!
+//! - `Authorization` (Bearer or Basic, scheme case-insensitive) decides on
+//!   its own; the session cookie is read only when there is none. Two
+//!   `Authorization` headers, an empty or non-token68 bearer token, bad
+//!   base64 or UTF-8 in Basic, or an unknown scheme are `invalid_request`.
+//!   Tokens and session ids in the query string or path are never read.
+//! - A cookie-authenticated unsafe request needs a CSRF token bound to the
+//!   session id it presented, and passes the `Sec-Fetch-Site` / `Origin`
+//!   checks. A role change rotates the session on that same request; the
+//!   token is still checked against the presented id.
+//! - Basic credentials on an unsafe request get the provenance check
+//!   (browsers replay cached Basic credentials cross-site, like cookies).
+//! - [`RequestPolicy::csrf_exempt`] paths (login forms, which run before a
+//!   session exists) need no token but keep the provenance check, whatever
+//!   credentials come with the request.
+
+use std::collections::BTreeSet;
+
+use base64ct::{Base64, Encoding};
+
+use crate::auth::{Auth, AuthError};
+use crate::csrf::CsrfRequest;
+use crate::identity::{Credentials, Identity};
+use crate::password::Password;
+use crate::session::{Session, SessionId};
+
+/// A read-only view of a request's head, implemented by each adapter over
+/// its framework's request type.
+pub trait RequestHead {
+    /// The method, as sent (`"POST"`; compared case-sensitively).
+    fn method(&self) -> &str;
+    /// The path, without the query string.
+    fn path(&self) -> &str;
+    /// The path and query string, as sent (`"/"` when there is none).
+    fn path_and_query(&self) -> &str;
+    /// Every value of the header `name` (lower case), in order.
+    fn header_values(&self, name: &str) -> impl Iterator<Item = &[u8]>;
+}
+
+/// The adapter-independent settings of the request resolution.
+#[derive(Clone, Debug, Default)]
+pub struct RequestPolicy {
+    login_page: Option<String>,
+    csrf_exempt: BTreeSet<String>,
+}
+
+impl RequestPolicy {
+    /// API mode, no exempt paths.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Browser mode: HTML requests (`Accept: text/html`) that need an
+    /// identity and have none are redirected to `login_page` with the
+    /// requested path as `next`, instead of 401.
+    #[must_use]
+    pub fn browser_login_page(mut self, login_page: &str) -> Self {
+        self.login_page = Some(login_page.to_owned());
+        self
+    }
+
+    /// Paths whose unsafe requests are checked for provenance (`Origin`,
+    /// `Sec-Fetch-Site`) but need no CSRF token: login forms and other
+    /// routes that authenticate by their body.
+    #[must_use]
+    pub fn csrf_exempt<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.csrf_exempt.extend(paths.into_iter().map(Into::into));
+        self
+    }
+}
+
+/// What [`resolve`] learnt about a request.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Resolution {
+    /// The caller, if the credentials resolved to one.
+    pub identity: Option<Identity>,
+    /// Why the credentials did not resolve: the answer for a route that
+    /// needs an identity (bad credentials are never anonymous).
+    pub error: Option<AuthError>,
+    /// The session the cookie named, for cookie-authenticated requests.
+    pub session: Option<Session>,
+    /// The session got a new id on this request (a role change): the
+    /// response must carry its cookie, rejections included.
+    pub rotated: bool,
+    /// A rejection to answer at once, whatever the route (a CSRF or
+    /// provenance failure).
+    pub reject: Option<AuthError>,
+    /// Browser mode: where to send an HTML request that needs an identity.
+    pub login_redirect: Option<String>,
+}
+
+/// Reads the request's credentials once, resolves them through `auth` and
+/// applies the CSRF rules; see the [module docs](self).
+pub async fn resolve<H>(auth: &Auth, policy: &RequestPolicy, request: &H) -> Resolution
+where
+    H: RequestHead + Sync,
+{
+    let mut out = Resolution {
+        login_redirect: login_redirect(policy, request),
+        ..Resolution::default()
+    };
+    let exempt = policy.csrf_exempt.contains(request.path());
+    if exempt && let Err(error) = check_provenance(auth, request) {
+        out.reject = Some(error);
+        return out;
+    }
+    let mut authorization = request.header_values("authorization");
+    match (authorization.next(), authorization.next()) {
+        (Some(_), Some(_)) => {
+            out.error = Some(AuthError::InvalidRequest("several Authorization headers"));
+        }
+        (Some(value), None) => match parse_authorization(value) {
+            Ok(credentials) => {
+                if matches!(credentials, Credentials::Basic { .. })
+                    && let Err(error) = check_provenance(auth, request)
+                {
+                    out.reject = Some(error);
+                    return out;
+                }
+                match auth.authenticate(&credentials).await {
+                    Ok(identity) => out.identity = identity,
+                    Err(error) => out.error = Some(error),
+                }
+            }
+            Err(error) => out.error = Some(error),
+        },
+        (None, _) => {
+            let name = auth.sessions().cookie_settings().name();
+            if let Some(cookie) = find_cookie(request.header_values("cookie"), name) {
+                match auth.authenticate_session(cookie).await {
+                    Ok(Some(resolved)) => {
+                        out.rotated = resolved.rotated;
+                        out.identity = Some(resolved.identity);
+                        out.session = Some(resolved.session);
+                    }
+                    Ok(None) => {}
+                    Err(error) => out.error = Some(error),
+                }
+                if !exempt
+                    && out.session.is_some()
+                    && let Err(error) = check_csrf(auth, request, SessionId::parse(cookie))
+                {
+                    out.reject = Some(error);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The CSRF check for a request whose cookie named a live, logged-in
+/// session, against the id the client presented.
+fn check_csrf<H: RequestHead>(
+    auth: &Auth,
+    request: &H,
+    presented: Option<SessionId>,
+) -> Result<(), AuthError> {
+    let base = CsrfRequest::new(request.method())
+        .token(header_str(request, "x-csrf-token"))
+        .origin(header_str(request, "origin"))
+        .sec_fetch_site(header_str(request, "sec-fetch-site"));
+    let result = match &presented {
+        Some(id) => auth.csrf().check(&base.session(id)),
+        None => auth.csrf().check(&base.cookie_without_session()),
+    };
+    result.map_err(|e| {
+        tracing::info!(target: "tessera::auth", error = %e, "CSRF check failed");
+        AuthError::Csrf(e)
+    })
+}
+
+fn check_provenance<H: RequestHead>(auth: &Auth, request: &H) -> Result<(), AuthError> {
+    if matches!(request.method(), "GET" | "HEAD") {
+        return Ok(());
+    }
+    let csrf = CsrfRequest::new(request.method())
+        .origin(header_str(request, "origin"))
+        .sec_fetch_site(header_str(request, "sec-fetch-site"));
+    auth.csrf().check_provenance(&csrf).map_err(AuthError::Csrf)
+}
+
+/// The first value of header `name`, if it is visible ASCII.
+fn header_str<'a, H: RequestHead>(request: &'a H, name: &str) -> Option<&'a str> {
+    request
+        .header_values(name)
+        .next()
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .filter(|v| v.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
+}
+
+/// Reads an `Authorization` header value. The scheme is case-insensitive
+/// (RFC 9110); one or more spaces separate it from the credentials
+/// (RFC 6750 §2.1); a bearer token must be a token68.
+///
+/// # Errors
+/// [`AuthError::InvalidRequest`] for anything malformed.
+pub fn parse_authorization(value: &[u8]) -> Result<Credentials, AuthError> {
+    let value = std::str::from_utf8(value)
+        .ok()
+        .filter(|v| v.bytes().all(|b| (b' '..=b'~').contains(&b)))
+        .ok_or(AuthError::InvalidRequest(
+            "Authorization is not visible ASCII",
+        ))?;
+    let (scheme, rest) = value.split_once(' ').ok_or(AuthError::InvalidRequest(
+        "Authorization without credentials",
+    ))?;
+    let credentials = rest.trim_start_matches(' ');
+    if credentials.is_empty() || credentials.contains(' ') {
+        return Err(AuthError::InvalidRequest("empty or malformed credentials"));
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        let token68 = credentials.trim_end_matches('=').bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
+        if !token68 {
+            return Err(AuthError::InvalidRequest("bearer token is not a token68"));
+        }
+        return Ok(Credentials::Bearer(credentials.to_owned()));
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = Base64::decode_vec(credentials)
+            .map_err(|_| AuthError::InvalidRequest("Basic is not base64"))?;
+        let decoded = String::from_utf8(decoded)
+            .map_err(|_| AuthError::InvalidRequest("Basic is not UTF-8"))?;
+        let (login, password) = decoded
+            .split_once(':')
+            .ok_or(AuthError::InvalidRequest("Basic has no ':'"))?;
+        return Ok(Credentials::Basic {
+            login: login.to_owned(),
+            password: Password::new(password),
+        });
+    }
+    Err(AuthError::InvalidRequest("unknown Authorization scheme"))
+}
+
+/// The value of cookie `name`, from the first `Cookie` header that has it.
+fn find_cookie<'a>(values: impl Iterator<Item = &'a [u8]>, name: &str) -> Option<&'a str> {
+    values
+        .filter_map(|value| std::str::from_utf8(value).ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'))
+}
+
+fn login_redirect<H: RequestHead>(policy: &RequestPolicy, request: &H) -> Option<String> {
+    let page = policy.login_page.as_ref()?;
+    let html = header_str(request, "accept").is_some_and(|accept| accept.contains("text/html"));
+    if !html {
+        return None;
+    }
+    let next = request.path_and_query();
+    // "//host" would read as another site wherever `next` is used unchecked.
+    let next = if next.starts_with("//") { "/" } else { next };
+    Some(format!("{page}?next={}", percent_encode(next)))
+}
+
+fn percent_encode(value: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(byte));
+        } else {
+            // Writing to a `String` cannot fail.
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(value: &str) -> Result<Credentials, AuthError> {
+        parse_authorization(value.as_bytes())
+    }
+
+    /// G1 and G7 at the parser.
+    #[test]
+    fn authorization_parsing() {
+        assert!(
+            matches!(parse("Bearer abc.def-ghi_jkl"), Ok(Credentials::Bearer(t)) if t == "abc.def-ghi_jkl")
+        );
+        assert!(matches!(parse("bearer abc"), Ok(Credentials::Bearer(_))));
+        assert!(matches!(parse("BEARER  abc"), Ok(Credentials::Bearer(t)) if t == "abc"));
+        for bad in [
+            "Bearer",
+            "Bearer ",
+            "Bearer  ",
+            "Bearer a b",
+            "Bearer a\"b",
+            "Bearer a\tb",
+            "Token abc",
+            "Basic",
+            "Basic !!!",
+            "Basic YWJj",
+            "abc",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(AuthError::InvalidRequest(_))),
+                "{bad:?}"
+            );
+        }
+        let basic = Base64::encode_string(b"alice@example.com:pa:ss");
+        match parse(&format!("Basic {basic}")).unwrap() {
+            Credentials::Basic { login, password } => {
+                assert_eq!(login, "alice@example.com");
+                assert_eq!(password.expose_secret(), "pa:ss");
+            }
+            other => panic!("{other:?}"),
+        }
+        let not_utf8 = Base64::encode_string(b"\xff\xfe:x");
+        assert!(matches!(
+            parse(&format!("Basic {not_utf8}")),
+            Err(AuthError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            parse_authorization(b"Bearer \xff"),
+            Err(AuthError::InvalidRequest(_))
+        ));
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let headers: [&[u8]; 2] = [b"x=\xff", b"a=1; __Host-tessera_session=abc; b=2"];
+        assert_eq!(
+            find_cookie(headers.into_iter(), "__Host-tessera_session"),
+            Some("abc")
+        );
+        assert_eq!(find_cookie(headers.into_iter(), "tessera_session"), None);
+    }
+
+    #[test]
+    fn next_is_percent_encoded_and_never_protocol_relative() {
+        assert_eq!(percent_encode("/a b?c=d&e"), "/a%20b%3Fc%3Dd%26e");
+        struct Head(&'static str);
+        impl RequestHead for Head {
+            fn method(&self) -> &str {
+                "GET"
+            }
+            fn path(&self) -> &str {
+                self.0
+            }
+            fn path_and_query(&self) -> &str {
+                self.0
+            }
+            fn header_values(&self, name: &str) -> impl Iterator<Item = &[u8]> {
+                (name == "accept").then_some(&b"text/html"[..]).into_iter()
+            }
+        }
+        let policy = RequestPolicy::new().browser_login_page("/login");
+        assert_eq!(
+            login_redirect(&policy, &Head("//evil.example/x")).as_deref(),
+            Some("/login?next=/")
+        );
+        assert_eq!(
+            login_redirect(&policy, &Head("/notes?page=2")).as_deref(),
+            Some("/login?next=/notes%3Fpage%3D2")
+        );
+        assert_eq!(login_redirect(&RequestPolicy::new(), &Head("/x")), None);
+    }
+}
