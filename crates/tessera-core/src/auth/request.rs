@@ -22,6 +22,59 @@
 //! - [`RequestPolicy::csrf_exempt`] paths (login forms, which run before a
 //!   session exists) need no token but keep the provenance check, whatever
 //!   credentials come with the request.
+//!
+//! ```
+//! use tessera_core::auth::request::{RequestHead, RequestPolicy, resolve};
+//! use tessera_core::auth::{Auth, AuthError};
+//! use tessera_core::jwt::{JwtKey, JwtKeySet};
+//! use tessera_core::password::{Argon2Hasher, Argon2Params, Password, PasswordPool};
+//!
+//! /// A framework's request head, reduced to what tessera reads.
+//! struct Head {
+//!     method: &'static str,
+//!     path: &'static str,
+//!     headers: Vec<(&'static str, Vec<u8>)>,
+//! }
+//!
+//! impl RequestHead for Head {
+//!     fn method(&self) -> &str { self.method }
+//!     fn path(&self) -> &str { self.path }
+//!     fn path_and_query(&self) -> &str { self.path }
+//!     fn header_values(&self, name: &str) -> impl Iterator<Item = &[u8]> {
+//!         self.headers.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v.as_slice())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = Auth::builder()
+//!     .in_memory()
+//!     .jwt_keys(JwtKeySet::new(JwtKey::generate_ed25519(Some("k1"))?, vec![])?)
+//!     .secret_key([7u8; 32])
+//!     .issuer("https://auth.example.com")
+//!     .audience("https://api.example.com")
+//!     .public_origin("https://app.example.com")
+//!     .role_scopes("user", ["notes:read"])
+//!     .password_pool(PasswordPool::builder().hasher(Argon2Hasher::new(Argon2Params::new(1024, 1, 1))?).build()?)
+//!     .build()?;
+//! let password = Password::new("correct horse battery");
+//! auth.register("alice@example.com", &password).await?;
+//! let tokens = auth.login("alice@example.com", &password, None).await?;
+//! let policy = RequestPolicy::new();
+//!
+//! let bearer = format!("Bearer {}", tokens.access_token);
+//! let head = Head { method: "GET", path: "/notes", headers: vec![("authorization", bearer.into_bytes())] };
+//! let resolution = resolve(&auth, &policy, &head).await;
+//! assert!(resolution.identity.is_some_and(|id| id.has_scope("notes:read")));
+//!
+//! // Malformed credentials are an error, never anonymous.
+//! let head = Head { method: "GET", path: "/notes", headers: vec![("authorization", b"Bearer ".to_vec())] };
+//! let resolution = resolve(&auth, &policy, &head).await;
+//! assert!(resolution.identity.is_none());
+//! assert!(matches!(resolution.error, Some(AuthError::InvalidRequest(_))));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::collections::BTreeSet;
 
@@ -105,10 +158,15 @@ pub struct Resolution {
 
 /// Reads the request's credentials once, resolves them through `auth` and
 /// applies the CSRF rules; see the [module docs](self).
-pub async fn resolve<H>(auth: &Auth, policy: &RequestPolicy, request: &H) -> Resolution
-where
-    H: RequestHead + Sync,
-{
+///
+/// The future is `Send` when `H` is `Sync` (axum's request parts), and
+/// still usable on single-threaded runtimes when it is not (actix-web's
+/// `ServiceRequest`).
+pub async fn resolve<H: RequestHead>(
+    auth: &Auth,
+    policy: &RequestPolicy,
+    request: &H,
+) -> Resolution {
     let mut out = Resolution {
         login_redirect: login_redirect(policy, request),
         ..Resolution::default()
