@@ -91,7 +91,14 @@ use crate::session::{Session, SessionId};
 pub trait RequestHead {
     /// The method, as sent (`"POST"`; compared case-sensitively).
     fn method(&self) -> &str;
-    /// The path, without the query string.
+    /// The path the router matches, without the query string. It decides
+    /// whether a [`RequestPolicy::csrf_exempt`] path applies, so it must be
+    /// the same string the router dispatched on: axum routes on the raw
+    /// path (`Uri::path`), actix-web on the percent-decoded one
+    /// (`match_info().as_str()`, not `ServiceRequest::path`). Reporting the
+    /// raw path to an adapter whose router decodes would let
+    /// `/session/log%69n` reach the login handler unmatched, without its
+    /// provenance check.
     fn path(&self) -> &str;
     /// The path and query string, as sent (`"/"` when there is none).
     fn path_and_query(&self) -> &str;
@@ -176,8 +183,12 @@ pub async fn resolve<H: RequestHead>(
         out.reject = Some(error);
         return out;
     }
-    let mut authorization = request.header_values("authorization");
-    match (authorization.next(), authorization.next()) {
+    // The iterator must not live across an await: the future stays `Send`.
+    let (first, second) = {
+        let mut authorization = request.header_values("authorization");
+        (authorization.next(), authorization.next())
+    };
+    match (first, second) {
         (Some(_), Some(_)) => {
             out.error = Some(AuthError::InvalidRequest("several Authorization headers"));
         }
@@ -306,11 +317,18 @@ pub fn parse_authorization(value: &[u8]) -> Result<Credentials, AuthError> {
 }
 
 /// The value of cookie `name`, from the first `Cookie` header that has it.
+///
+/// Only ASCII space and tab surround a pair, and a pair with any byte
+/// outside visible ASCII is skipped: a planted cookie named
+/// `"\u{a0}__Host-…"` must not pass for the `__Host-` cookie (browsers only
+/// protect names that start with exactly `__Host-`).
 fn find_cookie<'a>(values: impl Iterator<Item = &'a [u8]>, name: &str) -> Option<&'a str> {
     values
-        .filter_map(|value| std::str::from_utf8(value).ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
+        .flat_map(|value| value.split(|&b| b == b';'))
+        .map(|pair| pair.trim_ascii_start().trim_ascii_end())
+        .filter(|pair| pair.iter().all(|b| (b' '..=b'~').contains(b)))
+        .filter_map(|pair| std::str::from_utf8(pair).ok())
+        .filter_map(|pair| pair.split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value.trim_matches('"'))
 }
@@ -402,6 +420,37 @@ mod tests {
             Some("abc")
         );
         assert_eq!(find_cookie(headers.into_iter(), "tessera_session"), None);
+        // A look-alike name (non-breaking space, or other non-ASCII bytes)
+        // is skipped, not trimmed into the real name; the real cookie in
+        // the same header is still found.
+        let planted = "\u{a0}__Host-tessera_session=attacker; __Host-tessera_session=victim";
+        assert_eq!(
+            find_cookie([planted.as_bytes()].into_iter(), "__Host-tessera_session"),
+            Some("victim")
+        );
+        let alone = "\u{a0}__Host-tessera_session=attacker";
+        assert_eq!(
+            find_cookie([alone.as_bytes()].into_iter(), "__Host-tessera_session"),
+            None
+        );
+        assert_eq!(
+            find_cookie(
+                [&b"\t__Host-tessera_session=x "[..]].into_iter(),
+                "__Host-tessera_session"
+            ),
+            Some("x")
+        );
+    }
+
+    /// `resolve` is `Send` whenever the request head is `Sync` (what axum
+    /// and other multi-threaded servers need); this only has to compile.
+    #[allow(dead_code, reason = "a compile-time check")]
+    fn resolve_is_send_for_sync_heads<H: RequestHead + Sync>(
+        auth: &Auth,
+        policy: &RequestPolicy,
+        head: &H,
+    ) -> impl std::future::Future<Output = Resolution> + Send {
+        resolve(auth, policy, head)
     }
 
     #[test]
