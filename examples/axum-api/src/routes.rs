@@ -2,183 +2,30 @@
 //! and shapes the answer; errors go through [`AuthRejection`], the adapter's
 //! one mapping of `AuthError` to a response.
 
-use std::collections::BTreeSet;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tessera_axum::{
     AuthRejection, Authenticated, CurrentSession, Fresh, remove_session_cookie, session_cookie,
 };
-use tessera_core::auth::{AuthError, TokenPair};
+use tessera_core::auth::AuthError;
 use tessera_core::identity::AuthMethod;
-use tessera_core::onetime::OneTimeToken;
 use tessera_core::password::Password;
 use tessera_core::session::Session;
 use tessera_core::users::{User, UserId};
 
 use crate::AppState;
 use crate::json::ApiJson;
-use tessera_example_common::{Message, Note};
+use tessera_example_common::Note;
+use tessera_example_common::api::{
+    Account, AdminView, CsrfToken, KeyCreated, LoginBody, Me, NewApiKey, NewNote, PasswordChange,
+    RefreshBody, RegisterBody, ResetConfirm, ResetRequest, SessionLogin, Tokens, USERS_PAGE,
+    UserPatch, plausible_email, reset_message,
+};
 
 type Answer<T> = Result<T, AuthRejection>;
-
-/// Accounts listed per store round trip by `GET /admin/users`.
-const USERS_PAGE: usize = 100;
-
-// ---- bodies -------------------------------------------------------------
-
-#[derive(Deserialize)]
-pub(crate) struct Credentials {
-    email: String,
-    password: String,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct LoginBody {
-    email: String,
-    password: String,
-    scope: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct RefreshBody {
-    refresh_token: String,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct PasswordChange {
-    current_password: String,
-    new_password: String,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct NewApiKey {
-    name: String,
-    scopes: BTreeSet<String>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct NewNote {
-    text: String,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct UserPatch {
-    active: Option<bool>,
-    roles: Option<BTreeSet<String>>,
-    /// Accepted (it must be a boolean) and ignored for now: login throttling
-    /// and its lock arrive with the throttling issue, and `unlock: true`
-    /// will clear them then.
-    unlock: Option<bool>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct SessionLogin {
-    email: String,
-    password: String,
-    remember: Option<bool>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct ResetRequest {
-    email: String,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct ResetConfirm {
-    token: String,
-    new_password: String,
-}
-
-// ---- answers ------------------------------------------------------------
-// Structs, not `json!` maps: members come out in the contract's order, so
-// both starters' bodies are byte-identical.
-
-/// The login shape; `csrf_token` only after a session caller's password
-/// change.
-#[derive(Serialize)]
-pub(crate) struct Tokens {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: u64,
-    refresh_token: String,
-    scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    csrf_token: Option<String>,
-}
-
-impl From<&TokenPair> for Tokens {
-    fn from(pair: &TokenPair) -> Self {
-        Self {
-            access_token: pair.access_token.clone(),
-            token_type: "Bearer",
-            expires_in: pair.expires_in,
-            refresh_token: pair.refresh_token.clone(),
-            scope: pair.scope(),
-            csrf_token: None,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct Account<'a> {
-    id: &'a str,
-    email: &'a str,
-    roles: &'a BTreeSet<String>,
-}
-
-impl<'a> From<&'a User> for Account<'a> {
-    fn from(user: &'a User) -> Self {
-        Self {
-            id: user.id.as_str(),
-            email: user.login.as_str(),
-            roles: &user.roles,
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub(crate) struct AdminView {
-    id: String,
-    email: String,
-    roles: BTreeSet<String>,
-    active: bool,
-}
-
-impl From<User> for AdminView {
-    fn from(user: User) -> Self {
-        Self {
-            id: user.id.as_str().to_owned(),
-            email: user.login.into_string(),
-            roles: user.roles,
-            active: user.active,
-        }
-    }
-}
-
-/// `GET /me`, members in the contract's order.
-#[derive(Serialize)]
-pub(crate) struct Me {
-    id: String,
-    email: String,
-    roles: BTreeSet<String>,
-    scopes: BTreeSet<String>,
-}
-
-#[derive(Serialize)]
-struct KeyCreated<'a> {
-    id: &'a str,
-    api_key: &'a str,
-}
-
-#[derive(Serialize)]
-pub(crate) struct CsrfToken {
-    csrf_token: String,
-}
 
 // ---- handlers -----------------------------------------------------------
 
@@ -204,7 +51,7 @@ pub(crate) async fn method_not_allowed() -> Response {
 
 pub(crate) async fn register(
     State(app): State<AppState>,
-    ApiJson(body): ApiJson<Credentials>,
+    ApiJson(body): ApiJson<RegisterBody>,
 ) -> Answer<Response> {
     if !plausible_email(&body.email) {
         return Err(AuthError::InvalidRequest("email").into());
@@ -459,34 +306,6 @@ pub(crate) async fn confirm_password_reset(
 }
 
 // ---- helpers ------------------------------------------------------------
-
-/// The reset message. The link is built on the configured public URL, never
-/// on the request's `Host`, which an attacker chooses.
-fn reset_message(public_url: &str, user: &User, token: &OneTimeToken) -> Message {
-    let token = token.expose_secret();
-    Message {
-        to: user.login.as_str().to_owned(),
-        subject: "Reset your password".to_owned(),
-        body: format!(
-            "Someone asked to reset the password of this account. If it was you, use:\n\
-             token: {token}\n\
-             or open {public_url}/reset?token={token}\n\
-             If it was not you, ignore this message: nothing changes.\n"
-        ),
-    }
-}
-
-/// A usable address: something on each side of an `@`, without spaces or
-/// control characters (which would let it add lines to a mail header).
-fn plausible_email(email: &str) -> bool {
-    let email = email.trim();
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.is_empty()
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-}
 
 fn is_session(method: &AuthMethod, session: Option<&Session>) -> bool {
     *method == AuthMethod::Session && session.is_some()

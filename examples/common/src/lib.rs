@@ -15,6 +15,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod api;
 mod config;
 mod error;
 mod keys;
