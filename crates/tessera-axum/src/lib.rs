@@ -9,7 +9,10 @@
 //!   `invalid_request`, never a panic. Tokens and session ids in the query
 //!   string or path are never read. Cookie-authenticated requests with an
 //!   unsafe method must pass the CSRF check, or get 403 `csrf_failed`
-//!   before any handler runs.
+//!   before any handler runs; so must the `Origin` / `Sec-Fetch-Site` of
+//!   Basic-authenticated ones and of [`AuthLayer::csrf_exempt`] paths. These
+//!   rules are [`tessera_core::auth::request`]'s, shared by every adapter;
+//!   this crate only applies them to axum's requests and responses.
 //! - Extractors: [`Authenticated`], `Option<Authenticated>`, [`Fresh`],
 //!   [`CurrentSession`].
 //! - Guards for `route_layer`: [`require_role`], [`require_scope`],
