@@ -123,6 +123,18 @@ impl AuthLayer {
         self.policy = Arc::new(self.policy.as_ref().clone().csrf_exempt(paths));
         self
     }
+
+    /// Paths that never authenticate by the session cookie (token login,
+    /// registration, refresh, password reset): the cookie is not read
+    /// there, so no CSRF token or same-origin request is needed.
+    pub fn without_session_cookie<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.policy = Arc::new(self.policy.as_ref().clone().without_session_cookie(paths));
+        self
+    }
 }
 
 impl<S> Layer<S> for AuthLayer {

@@ -38,7 +38,7 @@ use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
 use tessera_axum::{AuthLayer, require_role, require_scope};
 use tessera_core::auth::Auth;
-use tessera_example_common::{CSRF_EXEMPT, Services};
+use tessera_example_common::{CSRF_EXEMPT, Services, WITHOUT_SESSION_COOKIE};
 use tokio::net::TcpListener;
 
 pub use crate::json::ApiJson;
@@ -112,9 +112,11 @@ pub async fn build(config: Config) -> Result<App, Error> {
 
 fn router(state: AppState) -> Router {
     use crate::routes::*;
-    // Routes that authenticate by their body, not by the cookie: no CSRF
-    // token (a session may not exist yet), but the origin is still checked.
-    let layer = AuthLayer::new(state.auth.clone()).csrf_exempt(CSRF_EXEMPT);
+    // The session login form needs no CSRF token but must come from our
+    // origin; the token routes never read the cookie at all.
+    let layer = AuthLayer::new(state.auth.clone())
+        .csrf_exempt(CSRF_EXEMPT)
+        .without_session_cookie(WITHOUT_SESSION_COOKIE);
     let notes = get(list_notes)
         .route_layer(require_scope("notes:read"))
         .merge(post(create_note).route_layer(require_scope("notes:write")));

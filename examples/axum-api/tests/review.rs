@@ -166,6 +166,24 @@ async fn public_routes_ignore_a_live_session_cookie() {
         )
         .await;
     assert!(res.status.is_success(), "{} {}", res.status, res.text());
+    // Token routes are an API: another origin may call them (only the
+    // session login form is origin-bound), cookie or not.
+    let res = t
+        .send(
+            Req::post("/auth/login")
+                .origin("https://spa.example")
+                .cookie(&cookie)
+                .json(json!({"email": ALICE, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    t.send(
+        Req::post("/session/login")
+            .origin("https://spa.example")
+            .json(json!({"email": ALICE, "password": PASSWORD})),
+    )
+    .await
+    .assert_error(403, "csrf_failed");
     // Logging in again from the app's origin with the old cookie replaces
     // the session (C1) without a CSRF token.
     let res = t

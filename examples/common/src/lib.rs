@@ -42,11 +42,14 @@ pub const ROLE_SCOPES: [(&str, &[&str]); 2] = [
     ("admin", &["admin:users"]),
 ];
 
-/// Routes that authenticate by their body rather than by a session cookie.
-/// They need no CSRF token (a session may not exist yet), but the adapters
-/// still refuse them from other origins.
-pub const CSRF_EXEMPT: [&str; 6] = [
-    "/session/login",
+/// The session login form: it needs no CSRF token (no session exists
+/// yet), but the adapters refuse it from other origins (login CSRF).
+pub const CSRF_EXEMPT: [&str; 1] = ["/session/login"];
+
+/// Routes that authenticate by their body, never by the session cookie:
+/// the adapters do not read the cookie there, so a stale cookie demands no
+/// CSRF token and other origins may call them, as they may any token API.
+pub const WITHOUT_SESSION_COOKIE: [&str; 5] = [
     "/auth/login",
     "/auth/register",
     "/auth/refresh",

@@ -22,6 +22,9 @@
 //! - [`RequestPolicy::csrf_exempt`] paths (login forms, which run before a
 //!   session exists) need no token but keep the provenance check, whatever
 //!   credentials come with the request.
+//! - [`RequestPolicy::without_session_cookie`] paths (token login,
+//!   registration, refresh, reset) never read the cookie, so a stale cookie
+//!   neither authenticates them nor makes them demand a CSRF token.
 //!
 //! ```
 //! use tessera_core::auth::request::{RequestHead, RequestPolicy, resolve};
@@ -111,6 +114,7 @@ pub trait RequestHead {
 pub struct RequestPolicy {
     login_page: Option<String>,
     csrf_exempt: BTreeSet<String>,
+    without_cookie: BTreeSet<String>,
 }
 
 impl RequestPolicy {
@@ -138,6 +142,21 @@ impl RequestPolicy {
         S: Into<String>,
     {
         self.csrf_exempt.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Paths that never authenticate by the session cookie (token login,
+    /// registration, refresh, password reset: their body carries what they
+    /// need). The cookie is not read there, so neither a CSRF token nor a
+    /// same-origin request is required; `Authorization` still is read.
+    #[must_use]
+    pub fn without_session_cookie<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.without_cookie
+            .extend(paths.into_iter().map(Into::into));
         self
     }
 }
@@ -207,6 +226,7 @@ pub async fn resolve<H: RequestHead>(
             }
             Err(error) => out.error = Some(error),
         },
+        (None, _) if policy.without_cookie.contains(request.path()) => {}
         (None, _) => {
             let name = auth.sessions().cookie_settings().name();
             if let Some(cookie) = find_cookie(request.header_values("cookie"), name) {
