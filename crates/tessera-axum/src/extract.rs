@@ -25,12 +25,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let state = state(parts)?;
-        state
-            .identity
-            .clone()
-            .map(Self)
-            .ok_or_else(|| state.rejection())
+        Ok(Self(state(parts)?.authenticated()?.clone()))
     }
 }
 
@@ -41,12 +36,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Authenticated {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        let state = state(parts)?;
-        match (&state.identity, &state.error) {
-            (Some(identity), _) => Ok(Some(Self(identity.clone()))),
-            (None, Some(_)) => Err(state.rejection()),
-            (None, None) => Ok(None),
-        }
+        Ok(state(parts)?.optional()?.cloned().map(Self))
     }
 }
 
@@ -58,14 +48,8 @@ pub struct Fresh(pub Identity);
 impl<S: Send + Sync> FromRequestParts<S> for Fresh {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticated(identity) =
-            <Authenticated as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        if identity.fresh {
-            Ok(Self(identity))
-        } else {
-            Err(AuthRejection::new(AuthError::FreshLoginRequired))
-        }
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(state(parts)?.fresh()?.clone()))
     }
 }
 
@@ -78,7 +62,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentSession {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(state(parts)?.session.clone()))
+        Ok(Self(state(parts)?.session().cloned()))
     }
 }
 
@@ -114,12 +98,8 @@ impl<R: Requires> std::fmt::Debug for Guarded<R> {
 impl<S: Send + Sync, R: Requires> FromRequestParts<S> for Guarded<R> {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticated(identity) =
-            <Authenticated as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        R::requirement()
-            .check(&identity)
-            .map_err(|denied| AuthRejection::new(AuthError::Denied(denied)))?;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let identity = state(parts)?.check(&R::requirement())?.clone();
         Ok(Self(identity, std::marker::PhantomData))
     }
 }

@@ -79,13 +79,10 @@ where
             None => Err(AuthRejection::new(AuthError::Unavailable(
                 "AuthLayer missing".into(),
             ))),
-            Some(state) => match state.identity() {
-                None => Err(state.rejection()),
-                Some(identity) => self
-                    .requirement
-                    .check(identity)
-                    .map_err(|denied| AuthRejection::new(AuthError::Denied(denied))),
-            },
+            Some(state) => state
+                .check(&self.requirement)
+                .map(|_| ())
+                .map_err(AuthRejection::from),
         };
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);

@@ -9,83 +9,18 @@ use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use tessera_core::auth::request::{RequestHead, RequestPolicy, Resolution, resolve};
-use tessera_core::auth::{Auth, AuthError};
-use tessera_core::identity::Identity;
+use tessera_core::auth::Auth;
+use tessera_core::auth::request::{
+    RequestHead, RequestPolicy, RequestState, handler_set_session_cookie, resolve,
+};
 use tessera_core::session::Session;
 use tower::{Layer, Service};
 
 use crate::rejection::AuthRejection;
 
-/// What the layer learnt about a request, in its extensions.
-#[derive(Clone, Debug, Default)]
-pub struct AuthState {
-    pub(crate) identity: Option<Identity>,
-    pub(crate) error: Option<StoredError>,
-    pub(crate) session: Option<Session>,
-    pub(crate) login_redirect: Option<String>,
-}
-
-impl AuthState {
-    /// The identity, if the request's credentials resolved to one.
-    pub fn identity(&self) -> Option<&Identity> {
-        self.identity.as_ref()
-    }
-
-    /// The session the cookie named, for cookie-authenticated requests.
-    pub fn session(&self) -> Option<&Session> {
-        self.session.as_ref()
-    }
-
-    /// The rejection for a request that needed an identity and has none:
-    /// the credentials' own error, or `unauthenticated` (a redirect to the
-    /// login page in browser mode).
-    pub(crate) fn rejection(&self) -> AuthRejection {
-        match &self.error {
-            Some(error) => {
-                let error = error.to_error();
-                let redirect = matches!(error, AuthError::SessionEnded)
-                    .then(|| self.login_redirect.clone())
-                    .flatten();
-                AuthRejection::new(error).redirect_to(redirect)
-            }
-            None => AuthRejection::new(AuthError::Unauthenticated)
-                .redirect_to(self.login_redirect.clone()),
-        }
-    }
-}
-
-/// An `AuthError` kept in request extensions (which need `Clone`).
-#[derive(Clone, Debug)]
-pub(crate) enum StoredError {
-    InvalidRequest(&'static str),
-    InvalidToken,
-    InvalidBasic,
-    SessionEnded,
-    Unavailable(String),
-}
-
-impl StoredError {
-    fn from_error(error: AuthError) -> Self {
-        match error {
-            AuthError::InvalidRequest(what) => Self::InvalidRequest(what),
-            AuthError::InvalidToken => Self::InvalidToken,
-            AuthError::InvalidBasic | AuthError::InvalidCredentials => Self::InvalidBasic,
-            AuthError::SessionEnded => Self::SessionEnded,
-            other => Self::Unavailable(other.to_string()),
-        }
-    }
-
-    pub(crate) fn to_error(&self) -> AuthError {
-        match self {
-            Self::InvalidRequest(what) => AuthError::InvalidRequest(what),
-            Self::InvalidToken => AuthError::InvalidToken,
-            Self::InvalidBasic => AuthError::InvalidBasic,
-            Self::SessionEnded => AuthError::SessionEnded,
-            Self::Unavailable(why) => AuthError::Unavailable(why.clone()),
-        }
-    }
-}
+/// What the layer learnt about a request, in its extensions: the core's
+/// [`RequestState`], which decides every extractor's and guard's answer.
+pub type AuthState = RequestState;
 
 /// Resolves credentials and enforces CSRF for cookie-authenticated unsafe
 /// requests; see the crate docs.
@@ -179,52 +114,30 @@ where
         Box::pin(async move {
             // `Body` is not `Sync`: resolve on the parts alone.
             let (mut parts, body) = request.into_parts();
-            let resolution = resolve(&auth, &policy, &Head(&parts)).await;
-            let rotated_cookie = resolution.rotated.then(|| {
-                resolution
-                    .session
-                    .as_ref()
-                    .map(|s| session_cookie(&auth, s))
-            });
-            let (state, reject_now) = AuthState::from_resolution(resolution);
-            if let Some(error) = reject_now {
+            let mut resolution = resolve(&auth, &policy, &Head(&parts)).await;
+            let rotated_cookie = resolution
+                .rotated_cookie(&auth)
+                .and_then(|cookie| HeaderValue::from_str(&cookie).ok());
+            if let Some(error) = resolution.reject.take() {
                 let mut response = AuthRejection::new(error).into_response();
                 // A rotation already happened: the client needs the new id.
-                if let Some(Some(cookie)) = rotated_cookie {
+                if let Some(cookie) = rotated_cookie {
                     response.headers_mut().append(header::SET_COOKIE, cookie);
                 }
                 return Ok(response);
             }
-            parts.extensions.insert(state);
+            parts.extensions.insert(resolution.into_state());
             parts.extensions.insert(auth.clone());
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
-            if let Some(Some(cookie)) = rotated_cookie {
-                // A handler that set the session cookie itself (login,
-                // logout, password change) knows better than the rotation.
-                let prefix = format!("{}=", auth.sessions().cookie_settings().name());
-                let handler_set_it = response
-                    .headers()
-                    .get_all(header::SET_COOKIE)
-                    .iter()
-                    .any(|value| value.as_bytes().starts_with(prefix.as_bytes()));
-                if !handler_set_it {
+            if let Some(cookie) = rotated_cookie {
+                let set_cookies = response.headers().get_all(header::SET_COOKIE);
+                if !handler_set_session_cookie(&auth, set_cookies.iter().map(HeaderValue::as_bytes))
+                {
                     response.headers_mut().append(header::SET_COOKIE, cookie);
                 }
             }
             Ok(response)
         })
-    }
-}
-
-impl AuthState {
-    fn from_resolution(resolution: Resolution) -> (Self, Option<AuthError>) {
-        let state = Self {
-            identity: resolution.identity,
-            error: resolution.error.map(StoredError::from_error),
-            session: resolution.session,
-            login_redirect: resolution.login_redirect,
-        };
-        (state, resolution.reject)
     }
 }
 

@@ -3,6 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::auth::AuthError;
+use tessera_core::auth::request::Rejection;
 
 /// A refused request. Its response is [`AuthError::response`], applied here
 /// and nowhere else.
@@ -25,12 +26,14 @@ impl AuthRejection {
     pub fn error(&self) -> &AuthError {
         &self.error
     }
+}
 
-    /// Answer with a `303 See Other` to this location instead (browser
-    /// mode, for unauthenticated HTML requests).
-    pub(crate) fn redirect_to(mut self, location: Option<String>) -> Self {
-        self.login_redirect = location;
-        self
+impl From<Rejection> for AuthRejection {
+    fn from(rejection: Rejection) -> Self {
+        Self {
+            error: rejection.error,
+            login_redirect: rejection.login_redirect,
+        }
     }
 }
 

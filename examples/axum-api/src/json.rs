@@ -1,14 +1,17 @@
 //! A JSON body extractor whose every rejection is the contract's 400.
 
-use axum::Json;
 use axum::extract::{FromRequest, Request};
+use axum::http::header;
 use serde::de::DeserializeOwned;
 use tessera_axum::AuthRejection;
 use tessera_core::auth::AuthError;
+use tessera_example_common::api::{MAX_BODY_BYTES, parse_body};
 
-/// `Json<T>`, except that a body that is not JSON (or not sent as
-/// `application/json`), lacks a required field or has one of the wrong type
-/// is 400 `{"error":"invalid_request"}`, whatever axum's default (415, 422).
+/// A JSON body read by [`parse_body`], the starters' one reading: a body
+/// that is not JSON (or not sent as `application/json`), lacks a required
+/// field, has one of the wrong type or is larger than [`MAX_BODY_BYTES`]
+/// is 400 `{"error":"invalid_request"}`, whatever axum's default (413, 415,
+/// 422).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -19,15 +22,15 @@ where
 {
     type Rejection = AuthRejection;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => {
-                // The status only: serde's message can echo the body's
-                // values, passwords included.
-                tracing::debug!(target: "tessera::auth", status = %rejection.status(), "request body refused");
-                Err(AuthError::InvalidRequest("body").into())
-            }
-        }
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|value| value.as_bytes().to_vec());
+        // One byte over the limit is enough to refuse it.
+        let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES + 1)
+            .await
+            .map_err(|_| AuthError::InvalidRequest("body unreadable or too large"))?;
+        Ok(Self(parse_body(content_type.as_deref(), &body)?))
     }
 }

@@ -155,7 +155,7 @@ fn router(state: AppState) -> Router {
 /// accounts are personal too), except the public key set, which caches may
 /// keep.
 async fn no_store(request: Request, next: Next) -> Response {
-    let cacheable = request.uri().path().starts_with("/.well-known/");
+    let cacheable = tessera_example_common::cacheable(request.uri().path());
     let mut response = next.run(request).await;
     if !cacheable {
         response

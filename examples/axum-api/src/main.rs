@@ -23,14 +23,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            let mut reason = error.to_string();
-            let mut source = std::error::Error::source(&error);
-            while let Some(cause) = source {
-                reason.push_str(": ");
-                reason.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            eprintln!("tessera-example-axum: {reason}");
+            eprintln!("tessera-example-axum: {}", error.report());
             ExitCode::FAILURE
         }
     }

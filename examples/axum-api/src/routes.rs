@@ -14,14 +14,13 @@ use tessera_core::auth::AuthError;
 use tessera_core::identity::AuthMethod;
 use tessera_core::password::Password;
 use tessera_core::session::Session;
-use tessera_core::users::{User, UserId};
 
 use crate::AppState;
 use crate::json::ApiJson;
 use tessera_example_common::Note;
 use tessera_example_common::api::{
-    Account, AdminView, CsrfToken, KeyCreated, LoginBody, Me, NewApiKey, NewNote, PasswordChange,
-    RefreshBody, RegisterBody, ResetConfirm, ResetRequest, SessionLogin, Tokens, USERS_PAGE,
+    self, Account, AdminView, CsrfToken, KeyCreated, LoginBody, Me, NewApiKey, NewNote,
+    PasswordChange, RefreshBody, RegisterBody, ResetConfirm, ResetRequest, SessionLogin, Tokens,
     UserPatch, plausible_email, reset_message,
 };
 
@@ -114,15 +113,7 @@ pub(crate) async fn me(
     State(app): State<AppState>,
     Authenticated(identity): Authenticated,
 ) -> Answer<Json<Me>> {
-    let user = find_user(&app, &identity.subject)
-        .await?
-        .ok_or(AuthError::Unauthenticated)?;
-    Ok(Json(Me {
-        id: user.id.as_str().to_owned(),
-        email: user.login.into_string(),
-        roles: identity.roles,
-        scopes: identity.scopes,
-    }))
+    Ok(Json(api::me(&app.auth, identity).await?))
 }
 
 pub(crate) async fn change_password(
@@ -196,22 +187,7 @@ pub(crate) async fn create_note(
 }
 
 pub(crate) async fn list_users(State(app): State<AppState>) -> Answer<Json<Vec<AdminView>>> {
-    let mut users = Vec::new();
-    let mut after: Option<UserId> = None;
-    loop {
-        let page = app
-            .auth
-            .users()
-            .list_users(after.as_ref(), USERS_PAGE)
-            .await
-            .map_err(AuthError::from)?;
-        let last_page = page.len() < USERS_PAGE;
-        after = page.last().map(|user| user.id.clone());
-        users.extend(page.into_iter().map(AdminView::from));
-        if last_page || after.is_none() {
-            return Ok(Json(users));
-        }
-    }
+    Ok(Json(api::list_accounts(&app.auth).await?))
 }
 
 pub(crate) async fn update_user(
@@ -219,21 +195,7 @@ pub(crate) async fn update_user(
     Id(id): Id,
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> Answer<Json<AdminView>> {
-    let id = UserId::new(id);
-    // `unlock` is ignored until login throttling exists (see `UserPatch`).
-    let _ = patch.unlock;
-    let mut user = None;
-    if let Some(roles) = &patch.roles {
-        user = Some(app.auth.set_roles(&id, roles).await?);
-    }
-    if let Some(active) = patch.active {
-        user = Some(app.auth.set_active(&id, active).await?);
-    }
-    let user = match user {
-        Some(user) => user,
-        None => find_user(&app, &id).await?.ok_or(AuthError::NotFound)?,
-    };
-    Ok(Json(AdminView::from(user)))
+    Ok(Json(api::update_account(&app.auth, &id, patch).await?))
 }
 
 pub(crate) async fn session_login(
@@ -309,10 +271,6 @@ pub(crate) async fn confirm_password_reset(
 
 fn is_session(method: &AuthMethod, session: Option<&Session>) -> bool {
     *method == AuthMethod::Session && session.is_some()
-}
-
-async fn find_user(app: &AppState, id: &UserId) -> Result<Option<User>, AuthError> {
-    Ok(app.auth.users().find_by_id(id).await?)
 }
 
 fn no_content(cookie: Option<HeaderValue>) -> Response {

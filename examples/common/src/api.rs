@@ -8,15 +8,21 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tessera_core::auth::TokenPair;
+use tessera_core::auth::{Auth, AuthError, TokenPair};
+use tessera_core::identity::Identity;
 use tessera_core::onetime::OneTimeToken;
-use tessera_core::users::User;
+use tessera_core::users::{User, UserId};
 
 use crate::Message;
 
 /// Accounts listed per store round trip by `GET /admin/users`.
 pub const USERS_PAGE: usize = 100;
+
+/// The largest request body the starters read (64 KiB: their bodies are a
+/// few hundred bytes). A larger one is `invalid_request`, in both.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 // ---- bodies -------------------------------------------------------------
 
@@ -292,6 +298,119 @@ impl fmt::Debug for KeyCreated<'_> {
 
 // ---- helpers ------------------------------------------------------------
 
+/// Whether a `Content-Type` value is JSON: `application/json` or
+/// `application/<anything>+json`, parameters ignored, case-insensitive.
+pub fn is_json(content_type: Option<&[u8]>) -> bool {
+    let Some(value) = content_type.and_then(|v| std::str::from_utf8(v).ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
+}
+
+/// A request body, read the same way by both starters: JSON by
+/// `Content-Type`, at most [`MAX_BODY_BYTES`], every required member
+/// present and well typed, nothing after the value. Anything else is
+/// `invalid_request` (never the framework's 413, 415 or 422).
+///
+/// # Errors
+/// [`AuthError::InvalidRequest`]; serde's message is logged at debug
+/// without the body's values.
+pub fn parse_body<T: DeserializeOwned>(
+    content_type: Option<&[u8]>,
+    body: &[u8],
+) -> Result<T, AuthError> {
+    if !is_json(content_type) {
+        return Err(AuthError::InvalidRequest("body is not application/json"));
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(AuthError::InvalidRequest("body too large"));
+    }
+    serde_json::from_slice(body).map_err(|error| {
+        // The category and position only: serde's message can echo the
+        // body's values, passwords included.
+        tracing::debug!(
+            target: "tessera::auth",
+            category = ?error.classify(),
+            line = error.line(),
+            column = error.column(),
+            "request body refused"
+        );
+        AuthError::InvalidRequest("body")
+    })
+}
+
+/// `GET /me`: the caller's account and what this request may do.
+///
+/// # Errors
+/// `unauthenticated` when the account is gone; a store error.
+pub async fn me(auth: &Auth, identity: Identity) -> Result<Me, AuthError> {
+    let user = auth
+        .users()
+        .find_by_id(&identity.subject)
+        .await?
+        .ok_or(AuthError::Unauthenticated)?;
+    Ok(Me {
+        id: user.id.as_str().to_owned(),
+        email: user.login.into_string(),
+        roles: identity.roles,
+        scopes: identity.scopes,
+    })
+}
+
+/// `GET /admin/users`: every account, [`USERS_PAGE`] per store round trip.
+///
+/// # Errors
+/// A store error.
+pub async fn list_accounts(auth: &Auth) -> Result<Vec<AdminView>, AuthError> {
+    let mut users = Vec::new();
+    let mut after: Option<UserId> = None;
+    loop {
+        let page = auth.users().list_users(after.as_ref(), USERS_PAGE).await?;
+        let last_page = page.len() < USERS_PAGE;
+        after = page.last().map(|user| user.id.clone());
+        users.extend(page.into_iter().map(AdminView::from));
+        if last_page || after.is_none() {
+            return Ok(users);
+        }
+    }
+}
+
+/// `PATCH /admin/users/{id}`: roles first, then `active`; an empty patch
+/// answers the account as it is.
+///
+/// # Errors
+/// `not_found` for an unknown id; a store error.
+pub async fn update_account(
+    auth: &Auth,
+    id: &str,
+    patch: UserPatch,
+) -> Result<AdminView, AuthError> {
+    let id = UserId::new(id);
+    // `unlock` is ignored until login throttling exists (see `UserPatch`).
+    let _ = patch.unlock;
+    let mut user = None;
+    if let Some(roles) = &patch.roles {
+        user = Some(auth.set_roles(&id, roles).await?);
+    }
+    if let Some(active) = patch.active {
+        user = Some(auth.set_active(&id, active).await?);
+    }
+    let user = match user {
+        Some(user) => user,
+        None => auth
+            .users()
+            .find_by_id(&id)
+            .await?
+            .ok_or(AuthError::NotFound)?,
+    };
+    Ok(AdminView::from(user))
+}
+
 /// The reset message. The link is built on the configured public URL, never
 /// on the request's `Host`, which an attacker chooses.
 pub fn reset_message(public_url: &str, user: &User, token: &OneTimeToken) -> Message {
@@ -323,6 +442,41 @@ pub fn plausible_email(email: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_are_read_alike() {
+        assert!(is_json(Some(b"application/json")));
+        assert!(is_json(Some(b"Application/JSON; charset=utf-8")));
+        assert!(is_json(Some(b"application/merge-patch+json")));
+        for bad in [
+            &b"text/json"[..],
+            b"application/jsonx",
+            b"json",
+            b"",
+            b"\xff",
+        ] {
+            assert!(!is_json(Some(bad)), "{bad:?}");
+        }
+        assert!(!is_json(None));
+        let json = Some(&b"application/json"[..]);
+        let ok: RefreshBody = parse_body(json, br#"{"refresh_token":"tsr_x"}"#).unwrap();
+        assert_eq!(ok.refresh_token, "tsr_x");
+        for bad in [
+            &br#"{"refresh_token":1}"#[..],
+            br#"{}"#,
+            br#"{"refresh_token":"a"} x"#,
+            b"",
+            b"not json",
+        ] {
+            assert!(matches!(
+                parse_body::<RefreshBody>(json, bad),
+                Err(AuthError::InvalidRequest(_))
+            ));
+        }
+        assert!(parse_body::<RefreshBody>(None, br#"{"refresh_token":"a"}"#).is_err());
+        let big = format!(r#"{{"refresh_token":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
+        assert!(parse_body::<RefreshBody>(json, big.as_bytes()).is_err());
+    }
 
     #[test]
     fn debug_never_shows_secrets() {

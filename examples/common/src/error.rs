@@ -42,4 +42,39 @@ impl Error {
         let context = context.into();
         move |source| Self::Io { context, source }
     }
+
+    /// The error and its causes on one line, for a binary's last words; a
+    /// cause the message already quotes is not repeated.
+    pub fn report(&self) -> String {
+        let mut reason = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !reason.ends_with(&cause_text) {
+                reason.push_str(": ");
+                reason.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        reason
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_names_every_cause_once() {
+        let error = Error::io("cannot listen on 127.0.0.1:1")(std::io::Error::other("denied"));
+        assert_eq!(error.report(), "cannot listen on 127.0.0.1:1: denied");
+        let error = Error::Admin(AuthError::WeakPassword(
+            tessera_core::error::PolicyError::TooShort { min: 8, actual: 3 },
+        ));
+        assert!(
+            error
+                .report()
+                .starts_with("administrator account: weak password")
+        );
+    }
 }

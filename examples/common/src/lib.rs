@@ -57,6 +57,14 @@ pub const WITHOUT_SESSION_COOKIE: [&str; 5] = [
     "/auth/password-reset/confirm",
 ];
 
+/// Whether a response to `path` may be cached. Every other response of
+/// the starters carries `Cache-Control: no-store` (the contract requires it
+/// on `/auth/…` and `/session/…`; `/me`, notes and accounts are personal
+/// too): only the public key set may be kept.
+pub fn cacheable(path: &str) -> bool {
+    path.starts_with("/.well-known/")
+}
+
 /// What a starter's handlers share, built once from a [`Config`].
 #[derive(Clone, Debug)]
 #[non_exhaustive]

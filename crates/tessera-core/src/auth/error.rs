@@ -6,7 +6,8 @@ use crate::error::PolicyError;
 
 /// Why a request was refused. Precise for logs and tests; the response
 /// ([`AuthError::response`]) is generic where detail would help an attacker.
-#[derive(Debug, thiserror::Error)]
+/// `Clone`, so that an adapter can keep it in request extensions.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
     /// A protected route was called without credentials.

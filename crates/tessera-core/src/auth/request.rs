@@ -26,6 +26,14 @@
 //!   registration, refresh, reset) never read the cookie, so a stale cookie
 //!   neither authenticates them nor makes them demand a CSRF token.
 //!
+//! After [`resolve`], the adapter keeps [`Resolution::into_state`] in the
+//! request; its extractors and guards ask the [`RequestState`]
+//! ([`RequestState::authenticated`], [`RequestState::check`], …) and turn
+//! the [`Rejection`] they may get into their framework's response with
+//! [`AuthError::response`]. Which error a route answers, and when it is a
+//! login redirect instead, is decided here, so it cannot differ between
+//! adapters.
+//!
 //! ```
 //! use tessera_core::auth::request::{RequestHead, RequestPolicy, resolve};
 //! use tessera_core::auth::{Auth, AuthError};
@@ -84,6 +92,7 @@ use std::collections::BTreeSet;
 use base64ct::{Base64, Encoding};
 
 use crate::auth::{Auth, AuthError};
+use crate::authz::Requirement;
 use crate::csrf::CsrfRequest;
 use crate::identity::{Credentials, Identity};
 use crate::password::Password;
@@ -180,6 +189,156 @@ pub struct Resolution {
     pub reject: Option<AuthError>,
     /// Browser mode: where to send an HTML request that needs an identity.
     pub login_redirect: Option<String>,
+}
+
+impl Resolution {
+    /// The `Set-Cookie` value to add to the response when the session was
+    /// rotated on this request; see [`handler_set_session_cookie`] for when
+    /// to leave it out.
+    pub fn rotated_cookie(&self, auth: &Auth) -> Option<String> {
+        self.session
+            .as_ref()
+            .filter(|_| self.rotated)
+            .map(|session| auth.sessions().cookie(session).header_value())
+    }
+
+    /// What extractors and guards need, to keep in the request.
+    pub fn into_state(self) -> RequestState {
+        RequestState {
+            identity: self.identity,
+            error: self.error,
+            session: self.session,
+            login_redirect: self.login_redirect,
+        }
+    }
+}
+
+/// Whether a handler's response already sets the session cookie (a login,
+/// logout or password change): then it knows better than a rotation, and
+/// the adapter must not add [`Resolution::rotated_cookie`]. `set_cookies` are
+/// the response's `Set-Cookie` values.
+pub fn handler_set_session_cookie<'a>(
+    auth: &Auth,
+    set_cookies: impl IntoIterator<Item = &'a [u8]>,
+) -> bool {
+    let name = auth.sessions().cookie_settings().name().as_bytes();
+    set_cookies.into_iter().any(|value| {
+        value
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with(b"="))
+    })
+}
+
+/// What a request's credentials resolved to, kept in the request for its
+/// extractors and guards (adapters store it in their request extensions).
+#[derive(Clone, Debug, Default)]
+pub struct RequestState {
+    identity: Option<Identity>,
+    error: Option<AuthError>,
+    session: Option<Session>,
+    login_redirect: Option<String>,
+}
+
+impl RequestState {
+    /// The identity, if the credentials resolved to one.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
+    /// Why the credentials did not resolve, if they were bad.
+    pub fn error(&self) -> Option<&AuthError> {
+        self.error.as_ref()
+    }
+
+    /// The session the cookie named, for cookie-authenticated requests.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    /// The identity, for a route that needs one. Without one: the
+    /// credentials' own error, or `unauthenticated`; a login redirect in
+    /// browser mode when there were no credentials or the session ended.
+    ///
+    /// # Errors
+    /// The [`Rejection`] to answer.
+    pub fn authenticated(&self) -> Result<&Identity, Rejection> {
+        if let Some(identity) = &self.identity {
+            return Ok(identity);
+        }
+        Err(match &self.error {
+            Some(error) => Rejection {
+                login_redirect: matches!(error, AuthError::SessionEnded)
+                    .then(|| self.login_redirect.clone())
+                    .flatten(),
+                error: error.clone(),
+            },
+            None => Rejection {
+                error: AuthError::Unauthenticated,
+                login_redirect: self.login_redirect.clone(),
+            },
+        })
+    }
+
+    /// The identity if there is one, `None` for a request without
+    /// credentials; bad credentials are still refused (a request with a bad
+    /// token is never treated as anonymous).
+    ///
+    /// # Errors
+    /// The [`Rejection`] for bad credentials.
+    pub fn optional(&self) -> Result<Option<&Identity>, Rejection> {
+        match (&self.identity, &self.error) {
+            (None, None) => Ok(None),
+            _ => self.authenticated().map(Some),
+        }
+    }
+
+    /// An identity that entered a password recently; `fresh_login_required`
+    /// otherwise.
+    ///
+    /// # Errors
+    /// The [`Rejection`] to answer.
+    pub fn fresh(&self) -> Result<&Identity, Rejection> {
+        let identity = self.authenticated()?;
+        if identity.fresh {
+            Ok(identity)
+        } else {
+            Err(AuthError::FreshLoginRequired.into())
+        }
+    }
+
+    /// The identity, checked against `requirement`: 401 without one, 403
+    /// for a missing role or scope (an empty requirement denies), 401
+    /// `fresh_login_required` for a stale one.
+    ///
+    /// # Errors
+    /// The [`Rejection`] to answer.
+    pub fn check(&self, requirement: &Requirement) -> Result<&Identity, Rejection> {
+        let identity = self.authenticated()?;
+        requirement
+            .check(identity)
+            .map_err(|denied| AuthError::Denied(denied).into())
+            .map(|()| identity)
+    }
+}
+
+/// A refused request: the error, or in browser mode the login page to send
+/// an HTML request to (`303 See Other`) instead.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Rejection {
+    /// Why.
+    pub error: AuthError,
+    /// Browser mode: answer `303 See Other` to this location instead.
+    pub login_redirect: Option<String>,
+}
+
+impl From<AuthError> for Rejection {
+    fn from(error: AuthError) -> Self {
+        Self {
+            error,
+            login_redirect: None,
+        }
+    }
 }
 
 /// Reads the request's credentials once, resolves them through `auth` and
@@ -471,6 +630,86 @@ mod tests {
         head: &H,
     ) -> impl std::future::Future<Output = Resolution> + Send {
         resolve(auth, policy, head)
+    }
+
+    fn identity(fresh: bool) -> Identity {
+        Identity {
+            subject: crate::users::UserId::new("u1"),
+            roles: ["user".to_owned()].into(),
+            scopes: ["notes:read".to_owned()].into(),
+            method: crate::identity::AuthMethod::Jwt,
+            token_id: None,
+            family: None,
+            fresh,
+            authenticated_at: None,
+        }
+    }
+
+    /// Which error a route answers is decided here, once for every adapter.
+    #[test]
+    fn request_state_answers() {
+        let anonymous = RequestState::default();
+        assert!(matches!(anonymous.optional(), Ok(None)));
+        let rejection = anonymous.authenticated().unwrap_err();
+        assert!(matches!(rejection.error, AuthError::Unauthenticated));
+        assert_eq!(rejection.login_redirect, None);
+
+        let browser = RequestState {
+            login_redirect: Some("/login?next=/x".into()),
+            ..RequestState::default()
+        };
+        assert_eq!(
+            browser
+                .authenticated()
+                .unwrap_err()
+                .login_redirect
+                .as_deref(),
+            Some("/login?next=/x")
+        );
+        // An ended session redirects too; a bad token never does.
+        let ended = RequestState {
+            error: Some(AuthError::SessionEnded),
+            ..browser.clone()
+        };
+        assert!(ended.optional().unwrap_err().login_redirect.is_some());
+        let bad_token = RequestState {
+            error: Some(AuthError::InvalidToken),
+            ..browser
+        };
+        let rejection = bad_token.optional().unwrap_err();
+        assert!(matches!(rejection.error, AuthError::InvalidToken));
+        assert_eq!(rejection.login_redirect, None);
+
+        let stale = RequestState {
+            identity: Some(identity(false)),
+            ..RequestState::default()
+        };
+        assert!(stale.optional().unwrap().is_some());
+        assert!(matches!(
+            stale.fresh().unwrap_err().error,
+            AuthError::FreshLoginRequired
+        ));
+        assert!(stale.check(&Requirement::scope("notes:read")).is_ok());
+        assert!(matches!(
+            stale
+                .check(&Requirement::scope("Notes:read"))
+                .unwrap_err()
+                .error,
+            AuthError::Denied(crate::authz::Denied::MissingScope(_))
+        ));
+        assert!(matches!(
+            stale.check(&Requirement::any_of([])).unwrap_err().error,
+            AuthError::Denied(crate::authz::Denied::Empty)
+        ));
+        assert!(matches!(
+            stale.check(&Requirement::Fresh).unwrap_err().error,
+            AuthError::Denied(crate::authz::Denied::NotFresh)
+        ));
+        let fresh = RequestState {
+            identity: Some(identity(true)),
+            ..RequestState::default()
+        };
+        assert!(fresh.fresh().is_ok());
     }
 
     #[test]
