@@ -8,6 +8,7 @@
 //! | `postgres` | `tessera::sqlx::PgStore`: every store on PostgreSQL, shared by several instances |
 //! | `redis` | `tessera::redis::RedisStore`: tokens, revocations, sessions and one-time tokens on Redis |
 //! | `axum` | `tessera::axum`: the layer, extractors and guards for axum 0.8 |
+//! | `actix-web` | `tessera::actix`: the middleware, extractors and guards for actix-web 4 |
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
@@ -17,6 +18,10 @@ pub use tessera_core::*;
 /// `postgres`).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use tessera_sqlx as sqlx;
+
+/// The actix-web adapter (feature `actix-web`).
+#[cfg(feature = "actix-web")]
+pub use tessera_actix as actix;
 
 /// The axum adapter (feature `axum`).
 #[cfg(feature = "axum")]
