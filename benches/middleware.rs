@@ -1,10 +1,11 @@
-//! The in-process cost of the axum layer: a request to an unprotected
-//! route, to routes protected by a JWT (HS256 and EdDSA), an API key and a
-//! session cookie, all on in-memory stores. Compare each to the unprotected
-//! route for the layer's overhead.
+//! The in-process cost of the axum layer and of the actix-web middleware,
+//! on the same routes: a request to an unprotected route, to routes
+//! protected by a JWT (HS256 and EdDSA), an API key and a session cookie,
+//! all on in-memory stores. Compare each to its adapter's unprotected route
+//! for the adapter's overhead, and the two groups for the adapters.
 //!
 //! ```sh
-//! cargo bench --bench middleware --features axum
+//! cargo bench --bench middleware --features axum,actix-web
 //! ```
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,6 +15,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, header};
 use axum::routing::get;
+use criterion::async_executor::AsyncExecutor;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use tessera::auth::Auth;
 use tessera::axum::{AuthLayer, Authenticated};
@@ -51,10 +53,46 @@ fn router(auth: Auth) -> Router {
         .layer(AuthLayer::new(auth))
 }
 
-/// A benchmark case: name, router, credential header, path.
+/// The same routes on actix-web.
+fn actix_app(
+    auth: Auth,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    use actix_web::web;
+    actix_web::App::new()
+        .route("/open", web::get().to(|| async { "ok" }))
+        .route(
+            "/me",
+            web::get().to(
+                |tessera::actix::Authenticated(me): tessera::actix::Authenticated| async move {
+                    me.subject.to_string()
+                },
+            ),
+        )
+        .wrap(tessera::actix::AuthMiddleware::new(auth))
+}
+
+/// criterion's async driver on an actix-web runtime (`System`), whose
+/// services are not `Send`.
+struct Actix(actix_web::rt::SystemRunner);
+
+impl AsyncExecutor for &Actix {
+    fn block_on<T>(&self, future: impl std::future::Future<Output = T>) -> T {
+        self.0.block_on(future)
+    }
+}
+
+/// A benchmark case: name, `Auth`, credential header, path.
 type Case = (
     String,
-    Router,
+    Auth,
     Option<(header::HeaderName, String)>,
     &'static str,
 );
@@ -82,7 +120,7 @@ fn middleware(c: &mut Criterion) {
                 .unwrap()
         });
         if name == "HS256" {
-            cases.push(("unprotected".into(), router(auth.clone()), None, "/open"));
+            cases.push(("unprotected".into(), auth.clone(), None, "/open"));
             let (api_key, session) = runtime.block_on(async {
                 let identity = auth
                     .authenticate(&Credentials::Bearer(tokens.access_token.clone()))
@@ -104,21 +142,21 @@ fn middleware(c: &mut Criterion) {
             });
             cases.push((
                 "api key".into(),
-                router(auth.clone()),
+                auth.clone(),
                 Some((header::AUTHORIZATION, format!("Bearer {api_key}"))),
                 "/me",
             ));
             let cookie = format!("{}={session}", auth.sessions().cookie_settings().name());
             cases.push((
                 "session".into(),
-                router(auth.clone()),
+                auth.clone(),
                 Some((header::COOKIE, cookie)),
                 "/me",
             ));
         }
         cases.push((
             format!("jwt {name}"),
-            router(auth),
+            auth,
             Some((
                 header::AUTHORIZATION,
                 format!("Bearer {}", tokens.access_token),
@@ -127,19 +165,47 @@ fn middleware(c: &mut Criterion) {
         ));
     }
 
-    let mut group = c.benchmark_group("middleware");
-    for (name, router, credential, path) in cases {
-        group.bench_function(BenchmarkId::from_parameter(&name), |b| {
+    let mut group = c.benchmark_group("middleware/axum");
+    for (name, auth, credential, path) in &cases {
+        let router = router(auth.clone());
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.to_async(&runtime).iter(|| {
                 let router = router.clone();
-                let mut request = Request::get(path);
-                if let Some((header, value)) = &credential {
+                let mut request = Request::get(*path);
+                if let Some((header, value)) = credential {
                     request = request.header(header, value);
                 }
                 let request = request.body(Body::empty()).unwrap();
-                let name = name.clone();
                 async move {
                     let response = router.oneshot(request).await.unwrap();
+                    assert!(
+                        response.status().is_success(),
+                        "{name}: {}",
+                        response.status()
+                    );
+                    response
+                }
+            });
+        });
+    }
+    group.finish();
+
+    let actix = Actix(actix_web::rt::System::new());
+    let mut group = c.benchmark_group("middleware/actix");
+    for (name, auth, credential, path) in &cases {
+        let service = actix
+            .0
+            .block_on(actix_web::test::init_service(actix_app(auth.clone())));
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.to_async(&actix).iter(|| {
+                let mut request = actix_web::test::TestRequest::get().uri(path);
+                if let Some((header, value)) = credential {
+                    request = request.insert_header((header.as_str(), value.as_str()));
+                }
+                let request = request.to_request();
+                let service = &service;
+                async move {
+                    let response = actix_web::test::call_service(service, request).await;
                     assert!(
                         response.status().is_success(),
                         "{name}: {}",

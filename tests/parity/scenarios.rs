@@ -381,6 +381,29 @@ pub async fn logout_and_logout_all(run: &mut Run) {
     .await;
     run.expect("the key still works", Req::get("/me").bearer(&key), 200)
         .await;
+    // A session logout through /auth/logout: a cookie write, so CSRF.
+    let (cookie, csrf) = run.session(ALICE).await;
+    run.expect_json(
+        "session logout without the token",
+        Req::post("/auth/logout").cookie(&cookie),
+        403,
+        json!({"error": "csrf_failed"}),
+    )
+    .await;
+    let res = run
+        .expect(
+            "session logout",
+            Req::post("/auth/logout").cookie(&cookie).csrf(&csrf),
+            204,
+        )
+        .await;
+    assert_eq!(
+        res.session_cookie().as_deref(),
+        Some(""),
+        "the cookie is cleared"
+    );
+    run.expect("ended session", Req::get("/me").cookie(&cookie), 401)
+        .await;
     let (cookie, _) = run.session(ALICE).await;
     run.expect(
         "logout-all",
@@ -403,6 +426,21 @@ pub async fn logout_and_logout_all(run: &mut Run) {
     )
     .await;
     run.expect("API keys stay", Req::get("/me").bearer(&key), 200)
+        .await;
+    let (cookie, csrf) = run.session(ALICE).await;
+    let res = run
+        .expect(
+            "logout-all by session",
+            Req::post("/auth/logout-all").cookie(&cookie).csrf(&csrf),
+            204,
+        )
+        .await;
+    assert_eq!(
+        res.session_cookie().as_deref(),
+        Some(""),
+        "the cookie is cleared"
+    );
+    run.expect("the session is gone", Req::get("/me").cookie(&cookie), 401)
         .await;
 }
 
@@ -909,7 +947,22 @@ pub async fn admin_and_roles(run: &mut Run) {
         invalid_request(),
     )
     .await;
+    let (cookie, _) = run.session(ALICE).await;
+    let key = run
+        .expect(
+            "an API key before deactivation",
+            Req::post("/auth/api-keys")
+                .bearer(&alice_at)
+                .json(json!({"name": "ci", "scopes": ["notes:read"]})),
+            201,
+        )
+        .await
+        .str("api_key");
     run.expect("deactivate", patch(json!({"active": false})), 200)
+        .await;
+    run.expect("deactivated session", Req::get("/me").cookie(&cookie), 401)
+        .await;
+    run.expect("deactivated key", Req::get("/me").bearer(&key), 401)
         .await;
     run.expect("deactivated token", Req::get("/me").bearer(&alice_at), 401)
         .await;
@@ -1191,6 +1244,17 @@ pub async fn session_logout_and_replay(run: &mut Run) {
 /// I1, I5: password reset.
 pub async fn password_reset(run: &mut Run) {
     let (_, at, _) = run.user(ALICE).await;
+    let (cookie, _) = run.session(ALICE).await;
+    let key = run
+        .expect(
+            "an API key before the reset",
+            Req::post("/auth/api-keys")
+                .bearer(&at)
+                .json(json!({"name": "ci", "scopes": ["notes:read"]})),
+            201,
+        )
+        .await
+        .str("api_key");
     let known = run
         .expect_json(
             "I5 known address",
@@ -1253,6 +1317,10 @@ pub async fn password_reset(run: &mut Run) {
     )
     .await;
     run.expect("earlier tokens revoked", Req::get("/me").bearer(&at), 401)
+        .await;
+    run.expect("sessions revoked", Req::get("/me").cookie(&cookie), 401)
+        .await;
+    run.expect("API keys revoked", Req::get("/me").bearer(&key), 401)
         .await;
     run.login(ALICE, NEW_PASSWORD).await;
 }

@@ -5,6 +5,7 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use tessera_core::auth::request::RequestState;
+use tessera_core::authz::Requires;
 use tessera_core::identity::Identity;
 use tessera_core::session::Session;
 
@@ -91,13 +92,6 @@ impl FromRequest for CurrentSession {
     }
 }
 
-/// A requirement named by a type, for [`Guarded`]. Define one with
-/// [`requirement!`](crate::requirement).
-pub trait Requires: 'static {
-    /// The requirement.
-    fn requirement() -> tessera_core::authz::Requirement;
-}
-
 /// The caller's identity, checked against `R`: a guard as an extractor.
 /// 401 without an identity, 403 for a missing role or scope, 401
 /// `fresh_login_required` for a stale one.
@@ -130,21 +124,4 @@ impl<R: Requires> FromRequest for Guarded<R> {
             Ok(Self(identity, std::marker::PhantomData))
         }))
     }
-}
-
-/// Defines a type naming a requirement, for [`Guarded`]:
-/// `requirement!(Writers = Requirement::scope("notes:write"));`
-#[macro_export]
-macro_rules! requirement {
-    ($(#[$meta:meta])* $vis:vis $name:ident = $requirement:expr) => {
-        $(#[$meta])*
-        #[derive(Debug)]
-        $vis struct $name;
-
-        impl $crate::Requires for $name {
-            fn requirement() -> $crate::__private::Requirement {
-                $requirement
-            }
-        }
-    };
 }

@@ -54,9 +54,7 @@ mod guard;
 mod middleware;
 mod rejection;
 
-pub use self::extract::{
-    Authenticated, CurrentSession, Fresh, Guarded, MaybeAuthenticated, Requires,
-};
+pub use self::extract::{Authenticated, CurrentSession, Fresh, Guarded, MaybeAuthenticated};
 pub use self::guard::{
     Require, RequireService, require, require_fresh, require_role, require_scope,
 };
@@ -66,8 +64,5 @@ pub use self::middleware::{
 pub use self::rejection::AuthRejection;
 pub use tessera_core::auth::Auth;
 pub use tessera_core::auth::request::RequestState as AuthState;
-
-#[doc(hidden)]
-pub mod __private {
-    pub use tessera_core::authz::Requirement;
-}
+pub use tessera_core::authz::Requires;
+pub use tessera_core::requirement;

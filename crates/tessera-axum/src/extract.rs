@@ -3,6 +3,7 @@
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use tessera_core::auth::AuthError;
+use tessera_core::authz::Requires;
 use tessera_core::identity::Identity;
 use tessera_core::session::Session;
 
@@ -66,13 +67,6 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentSession {
     }
 }
 
-/// A requirement named by a type, for [`Guarded`]. Define one with
-/// [`requirement!`](crate::requirement).
-pub trait Requires: Send + Sync + 'static {
-    /// The requirement.
-    fn requirement() -> tessera_core::authz::Requirement;
-}
-
 /// The caller's identity, checked against `R`: a guard as an extractor.
 /// 401 without an identity, 403 for a missing role or scope, 401
 /// `fresh_login_required` for a stale one.
@@ -102,21 +96,4 @@ impl<S: Send + Sync, R: Requires> FromRequestParts<S> for Guarded<R> {
         let identity = state(parts)?.check(&R::requirement())?.clone();
         Ok(Self(identity, std::marker::PhantomData))
     }
-}
-
-/// Defines a type naming a requirement, for [`Guarded`]:
-/// `requirement!(Writers = Requirement::scope("notes:write"));`
-#[macro_export]
-macro_rules! requirement {
-    ($(#[$meta:meta])* $vis:vis $name:ident = $requirement:expr) => {
-        $(#[$meta])*
-        #[derive(Debug)]
-        $vis struct $name;
-
-        impl $crate::Requires for $name {
-            fn requirement() -> $crate::__private::Requirement {
-                $requirement
-            }
-        }
-    };
 }

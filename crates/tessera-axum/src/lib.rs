@@ -41,15 +41,12 @@ mod guard;
 mod layer;
 mod rejection;
 
-pub use self::extract::{Authenticated, CurrentSession, Fresh, Guarded, Requires};
+pub use self::extract::{Authenticated, CurrentSession, Fresh, Guarded};
 pub use self::guard::{
     RequireLayer, RequireService, require, require_fresh, require_role, require_scope,
 };
 pub use self::layer::{AuthLayer, AuthService, AuthState, remove_session_cookie, session_cookie};
 pub use self::rejection::AuthRejection;
 pub use tessera_core::auth::Auth;
-
-#[doc(hidden)]
-pub mod __private {
-    pub use tessera_core::authz::Requirement;
-}
+pub use tessera_core::authz::Requires;
+pub use tessera_core::requirement;

@@ -22,6 +22,48 @@
 
 use crate::identity::Identity;
 
+/// A requirement named by a type, for the adapters' `Guarded<R>`
+/// extractors, which check it in the handler's signature. Define one with
+/// [`requirement!`](crate::requirement).
+pub trait Requires: Send + Sync + 'static {
+    /// The requirement.
+    fn requirement() -> Requirement;
+}
+
+/// Defines a type naming a requirement, for the adapters' `Guarded<R>`:
+/// `requirement!(Writers = Requirement::scope("notes:write"));`
+///
+/// ```
+/// use tessera_core::authz::{Requirement, Requires};
+/// use tessera_core::requirement;
+///
+/// requirement!(
+///     /// Administrators, or anyone who may write notes.
+///     pub AdminOrWriter = Requirement::any_of([
+///         Requirement::role("admin"),
+///         Requirement::scope("notes:write"),
+///     ])
+/// );
+/// assert_eq!(AdminOrWriter::requirement(), Requirement::any_of([
+///     Requirement::role("admin"),
+///     Requirement::scope("notes:write"),
+/// ]));
+/// ```
+#[macro_export]
+macro_rules! requirement {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $requirement:expr) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        $vis struct $name;
+
+        impl $crate::authz::Requires for $name {
+            fn requirement() -> $crate::authz::Requirement {
+                $requirement
+            }
+        }
+    };
+}
+
 /// A requirement on an identity. Matching is exact and case-sensitive:
 /// `Admin` is not `admin`, `read` is not `read:admin`.
 #[derive(Debug, Clone, PartialEq, Eq)]
