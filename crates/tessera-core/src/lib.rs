@@ -17,6 +17,7 @@
 //! | [`keys`] | rotatable HMAC keys: sign with the newest, verify with any listed |
 //! | [`session`] | server-side sessions: ids stored as digests, rotation, idle and absolute expiry, remember-me, freshness, per-account revocation, cookie settings |
 //! | [`csrf`] | session-bound CSRF tokens and the request check (method, `Sec-Fetch-Site`, `Origin`, token) |
+//! | [`throttle`] | login throttling: per-account delays and lock, per-address rate limits, client addresses behind trusted proxies, [`ThrottleStore`](throttle::ThrottleStore) |
 //! | [`onetime`] | signed, expiring, single-use, single-purpose tokens (password reset, email verification) |
 //! | [`redirect`] | the safe `next` target check |
 //! | [`timeout`] | a deadline for every call of any store |
@@ -67,6 +68,7 @@ pub mod password;
 mod random;
 pub mod redirect;
 pub mod session;
+pub mod throttle;
 pub mod timeout;
 pub mod token;
 pub mod users;

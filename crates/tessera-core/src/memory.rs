@@ -16,6 +16,7 @@ use crate::error::{CreateUserError, StoreError};
 use crate::jwt::{RevocationCheck, Revocations};
 use crate::onetime::OneTimeStore;
 use crate::session::{Moved, SessionState, SessionStore};
+use crate::throttle::{AccountLimits, Attempt, Hit, RateLimit, ThrottleStore};
 use crate::token::{
     Family, FamilyId, RevokeScope, Rotation, Successor, TokenDigest, TokenId, TokenKind,
     TokenRecord, TokenStore,
@@ -1019,5 +1020,234 @@ mod tests {
         assert!(!format!("{user:?}").contains("secret-hash"));
         let new = new_user("a@example.com");
         assert!(!format!("{new:?}").contains("aGFzaA"));
+    }
+}
+
+/// A [`ThrottleStore`] in memory, for one process. Its memory is bounded:
+/// at most `capacity` keys (100 000 by default, about 15 MB). Stale keys
+/// (failures past their lock window, rate windows that ended) are swept as
+/// new keys arrive; when the table is still full, the keys that impose
+/// nothing yet (fewer failures than are free, windows under their limit)
+/// are evicted, soonest-expiring first. Keys that delay, lock or limit are
+/// never evicted before they expire: if the table holds nothing else, a new
+/// key is refused with [`StoreError::Unavailable`], and the caller fails
+/// closed, so a flood of random logins can neither grow the table nor
+/// wash out a lock.
+///
+/// Several instances need a shared store (SQL or Redis) instead.
+pub struct MemoryThrottleStore {
+    table: Mutex<ThrottleTable>,
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct ThrottleTable {
+    entries: HashMap<String, ThrottleEntry>,
+    /// New keys since the last sweep.
+    inserted: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ThrottleEntry {
+    /// Failures of an account key, or events of the current window.
+    count: u32,
+    /// The last failure, or the window's start.
+    at: SystemTime,
+    /// When the entry no longer matters.
+    expires: SystemTime,
+    /// Whether it delays, locks or limits: never evicted early.
+    protected: bool,
+}
+
+/// The default number of keys a [`MemoryThrottleStore`] holds.
+pub const THROTTLE_CAPACITY: usize = 100_000;
+
+impl Default for MemoryThrottleStore {
+    fn default() -> Self {
+        Self::with_capacity(THROTTLE_CAPACITY)
+    }
+}
+
+impl MemoryThrottleStore {
+    /// An empty store holding at most [`THROTTLE_CAPACITY`] keys.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty store holding at most `capacity` keys (at least 16).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            table: Mutex::new(ThrottleTable::default()),
+            capacity: capacity.max(16),
+        }
+    }
+
+    /// The keys held now.
+    pub fn len(&self) -> usize {
+        lock(&self.table).entries.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every key that expired by `now`.
+    pub fn sweep(&self, now: SystemTime) {
+        let mut table = lock(&self.table);
+        table.entries.retain(|_, entry| entry.expires > now);
+        table.inserted = 0;
+    }
+
+    /// The entry of `key`, live at `now`, made room for when new.
+    fn entry<'t>(
+        &self,
+        table: &'t mut ThrottleTable,
+        key: &str,
+        now: SystemTime,
+    ) -> Result<&'t mut ThrottleEntry, StoreError> {
+        if table.entries.get(key).is_some_and(|e| e.expires <= now) {
+            table.entries.remove(key);
+        }
+        if !table.entries.contains_key(key) {
+            table.inserted += 1;
+            if table.inserted >= self.capacity / 2 || table.entries.len() >= self.capacity {
+                table.entries.retain(|_, entry| entry.expires > now);
+                table.inserted = 0;
+            }
+            if table.entries.len() >= self.capacity {
+                Self::evict(table, self.capacity - self.capacity / 4);
+            }
+            if table.entries.len() >= self.capacity {
+                tracing::error!(
+                    target: "tessera::auth",
+                    capacity = self.capacity,
+                    "throttle table full of active limits; refusing new keys"
+                );
+                return Err(StoreError::unavailable("throttle table full"));
+            }
+        }
+        Ok(table
+            .entries
+            .entry(key.to_owned())
+            .or_insert(ThrottleEntry {
+                count: 0,
+                at: now,
+                expires: now,
+                protected: false,
+            }))
+    }
+
+    /// Evicts unprotected entries, soonest-expiring first, down to `keep`.
+    fn evict(table: &mut ThrottleTable, keep: usize) {
+        let mut candidates: Vec<(SystemTime, String)> = table
+            .entries
+            .iter()
+            .filter(|(_, entry)| !entry.protected)
+            .map(|(key, entry)| (entry.expires, key.clone()))
+            .collect();
+        let excess = table
+            .entries
+            .len()
+            .saturating_sub(keep)
+            .min(candidates.len());
+        if excess == 0 {
+            return;
+        }
+        if excess < candidates.len() {
+            candidates.select_nth_unstable(excess - 1);
+        }
+        for (_, key) in candidates.into_iter().take(excess) {
+            table.entries.remove(&key);
+        }
+    }
+}
+
+impl fmt::Debug for MemoryThrottleStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryThrottleStore")
+            .field("keys", &self.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for MemoryThrottleStore {
+    async fn begin_attempt(
+        &self,
+        key: &str,
+        limits: &AccountLimits,
+        now: SystemTime,
+    ) -> Result<Attempt, StoreError> {
+        let mut table = lock(&self.table);
+        if let Some(entry) = table.entries.get(key).filter(|e| e.expires > now)
+            && let Some(refusal) = limits.refusal(entry.count, entry.at, now)
+        {
+            return Ok(refusal);
+        }
+        // An expired entry comes back empty: failures past the lock window
+        // are forgotten.
+        let entry = self.entry(&mut table, key, now)?;
+        entry.count = entry.count.saturating_add(1);
+        entry.at = now;
+        entry.expires = now + limits.lock_window;
+        entry.protected = entry.count >= limits.free_failures;
+        Ok(Attempt::Allowed {
+            failures: entry.count,
+        })
+    }
+
+    async fn clear(&self, key: &str) -> Result<(), StoreError> {
+        lock(&self.table).entries.remove(key);
+        Ok(())
+    }
+
+    async fn failures(
+        &self,
+        key: &str,
+        limits: &AccountLimits,
+        now: SystemTime,
+    ) -> Result<u32, StoreError> {
+        let table = lock(&self.table);
+        Ok(table
+            .entries
+            .get(key)
+            .filter(|entry| {
+                entry.expires > now
+                    && now.duration_since(entry.at).unwrap_or(Duration::ZERO) < limits.lock_window
+            })
+            .map_or(0, |entry| entry.count))
+    }
+
+    async fn hit(&self, key: &str, limit: &RateLimit, now: SystemTime) -> Result<Hit, StoreError> {
+        let mut table = lock(&self.table);
+        let entry = self.entry(&mut table, key, now)?;
+        if entry.count == 0 || entry.expires <= now {
+            entry.count = 0;
+            entry.at = now;
+            entry.expires = now + limit.window;
+        }
+        entry.count = entry.count.saturating_add(1);
+        entry.protected = entry.count >= limit.limit;
+        Ok(Hit {
+            allowed: entry.count <= limit.limit,
+            count: entry.count,
+            retry_after: entry.expires.duration_since(now).unwrap_or(Duration::ZERO),
+        })
+    }
+
+    async fn forgive(
+        &self,
+        key: &str,
+        limit: &RateLimit,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let mut table = lock(&self.table);
+        if let Some(entry) = table.entries.get_mut(key).filter(|e| e.expires > now) {
+            entry.count = entry.count.saturating_sub(1);
+            entry.protected = entry.count >= limit.limit;
+        }
+        Ok(())
     }
 }
