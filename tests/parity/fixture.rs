@@ -152,7 +152,8 @@ pub mod axum_app {
                     }),
                 })
                 .unwrap();
-            axum::serve(listener, router(auth))
+            let service = router(auth).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, service)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
                 })

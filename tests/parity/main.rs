@@ -25,6 +25,7 @@ mod fixture;
 mod fixture_scenarios;
 mod http;
 mod scenarios;
+mod throttle_scenarios;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ use tessera_core::async_trait;
 use tessera_core::error::StoreError;
 use tessera_core::jwt::{RevocationCheck, Revocations};
 use tessera_core::password::{Argon2Hasher, Argon2Params, Password, PasswordPool};
+use tessera_core::throttle::TrustedProxies;
 use tessera_core::token::FamilyId;
 use tessera_core::users::UserId;
 use tessera_example_common::{Config, Mailer, Stores};
@@ -94,7 +96,15 @@ impl Observation {
             www_authenticate: header("www-authenticate"),
             cache_control: header("cache-control"),
             content_type: header("content-type"),
-            retry_after: header("retry-after"),
+            // A throttling window's remaining seconds depend on when the
+            // request ran; its presence and the status are what must match.
+            retry_after: header("retry-after").map(|value| {
+                if res.status == 429 {
+                    "<seconds>".to_owned()
+                } else {
+                    value.to_owned()
+                }
+            }),
             location: header("location"),
             cookies,
             body,
@@ -236,6 +246,9 @@ async fn config(addr: SocketAddr, outbox: &Path, fail: Arc<AtomicBool>) -> Confi
         .outbox(outbox)
         .password_pool(cheap_pool())
         .admin(ADMIN, Password::new(PASSWORD))
+        // Each run sends its own `X-Forwarded-For` through 127.0.0.1, so
+        // per-address limits never leak between scenarios.
+        .trusted_proxies(TrustedProxies::parse("127.0.0.1").unwrap())
 }
 
 /// What a server thread hands back once it serves.
@@ -299,7 +312,10 @@ impl Server {
                             }),
                         })
                         .unwrap();
-                    axum::serve(listener, app.router())
+                    let service = app
+                        .router()
+                        .into_make_service_with_connect_info::<SocketAddr>();
+                    axum::serve(listener, service)
                         .with_graceful_shutdown(async {
                             let _ = stopped.await;
                         })
@@ -358,6 +374,9 @@ pub struct Run {
     outbox: TempDir,
     fail: Arc<AtomicBool>,
     steps: Vec<(String, Observation)>,
+    /// The client address this run's requests come from, through the
+    /// trusted proxy 127.0.0.1.
+    forwarded_for: String,
 }
 
 impl Run {
@@ -365,13 +384,21 @@ impl Run {
         let outbox = TempDir::new("outbox");
         let fail = Arc::new(AtomicBool::new(false));
         let server = Server::start(starter, serves, outbox.path(), fail.clone());
+        static NEXT: AtomicUsize = AtomicUsize::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
         Self {
             starter,
             server,
             outbox,
             fail,
             steps: Vec::new(),
+            forwarded_for: format!("198.18.{}.{}", (n / 250) % 250, n % 250 + 1),
         }
+    }
+
+    /// The client address this run's requests come from.
+    pub fn forwarded_for(&self) -> String {
+        self.forwarded_for.clone()
     }
 
     /// The server's address.
@@ -385,7 +412,14 @@ impl Run {
     }
 
     /// Sends `request` and records what came back under `label`.
-    pub async fn send(&mut self, label: &str, request: Req) -> Res {
+    pub async fn send(&mut self, label: &str, mut request: Req) -> Res {
+        if !request
+            .headers
+            .iter()
+            .any(|(name, _)| name == "x-forwarded-for")
+        {
+            request = request.header("x-forwarded-for", &self.forwarded_for);
+        }
         let res = http::send(self.server.addr, &request).await;
         self.steps.push((label.to_owned(), Observation::of(&res)));
         res
@@ -586,6 +620,15 @@ parity!(
     csrf_provenance,
     session_logout_and_replay,
     password_reset,
+);
+
+parity!(
+    Serves::Starter,
+    throttle_scenarios:
+    account_delay_and_unlock,
+    address_limit_on_failed_logins,
+    registration_and_reset_limits,
+    step_up_is_throttled,
 );
 
 parity!(

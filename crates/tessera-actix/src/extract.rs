@@ -92,6 +92,24 @@ impl FromRequest for CurrentSession {
     }
 }
 
+/// The client the request came from, for [`Auth::from_client`]
+/// (throttled logins, registrations, reset requests): its address is the
+/// connection's peer, or behind a trusted proxy the right-most
+/// `X-Forwarded-For` hop no trusted proxy added.
+///
+/// [`Auth::from_client`]: tessera_core::auth::Auth::from_client
+#[derive(Debug, Clone, Copy)]
+pub struct AuthClient(pub tessera_core::throttle::Client);
+
+impl FromRequest for AuthClient {
+    type Error = AuthRejection;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(with_state(request, |state| Ok(Self(state.client()))))
+    }
+}
+
 /// The caller's identity, checked against `R`: a guard as an extractor.
 /// 401 without an identity, 403 for a missing role or scope, 401
 /// `fresh_login_required` for a stale one.

@@ -54,7 +54,9 @@ mod guard;
 mod middleware;
 mod rejection;
 
-pub use self::extract::{Authenticated, CurrentSession, Fresh, Guarded, MaybeAuthenticated};
+pub use self::extract::{
+    AuthClient, Authenticated, CurrentSession, Fresh, Guarded, MaybeAuthenticated,
+};
 pub use self::guard::{
     Require, RequireService, require, require_fresh, require_role, require_scope,
 };
@@ -66,3 +68,4 @@ pub use tessera_core::auth::Auth;
 pub use tessera_core::auth::request::RequestState as AuthState;
 pub use tessera_core::authz::Requires;
 pub use tessera_core::requirement;
+pub use tessera_core::throttle::{Client, TrustedProxies};

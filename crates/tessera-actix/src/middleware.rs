@@ -14,6 +14,7 @@ use tessera_core::auth::request::{
     RequestHead, RequestPolicy, handler_set_session_cookie, resolve,
 };
 use tessera_core::session::Session;
+use tessera_core::throttle::TrustedProxies;
 
 use crate::rejection::AuthRejection;
 
@@ -55,6 +56,15 @@ impl AuthMiddleware {
         S: Into<String>,
     {
         self.policy = Arc::new(self.policy.as_ref().clone().csrf_exempt(paths));
+        self
+    }
+
+    /// Proxies whose `X-Forwarded-For` is believed; none by default (the
+    /// client address, for per-address throttling, is then the
+    /// connection's peer).
+    #[must_use]
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.policy = Arc::new(self.policy.as_ref().clone().trusted_proxies(proxies));
         self
     }
 
@@ -166,6 +176,10 @@ impl RequestHead for Head<'_> {
 
     fn header_values(&self, name: &str) -> impl Iterator<Item = &[u8]> {
         self.0.headers().get_all(name).map(HeaderValue::as_bytes)
+    }
+
+    fn peer_addr(&self) -> Option<std::net::IpAddr> {
+        self.0.peer_addr().map(|addr| addr.ip())
     }
 }
 

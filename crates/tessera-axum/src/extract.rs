@@ -67,6 +67,23 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentSession {
     }
 }
 
+/// The client the request came from, for [`Auth::from_client`]
+/// (throttled logins, registrations, reset requests): its address is the
+/// connection's peer, or behind a trusted proxy the right-most
+/// `X-Forwarded-For` hop no trusted proxy added.
+///
+/// [`Auth::from_client`]: tessera_core::auth::Auth::from_client
+#[derive(Debug, Clone, Copy)]
+pub struct AuthClient(pub tessera_core::throttle::Client);
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthClient {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(state(parts)?.client()))
+    }
+}
+
 /// The caller's identity, checked against `R`: a guard as an extractor.
 /// 401 without an identity, 403 for a missing role or scope, 401
 /// `fresh_login_required` for a stale one.

@@ -14,6 +14,7 @@ use tessera_core::auth::request::{
     RequestHead, RequestPolicy, RequestState, handler_set_session_cookie, resolve,
 };
 use tessera_core::session::Session;
+use tessera_core::throttle::TrustedProxies;
 use tower::{Layer, Service};
 
 use crate::rejection::AuthRejection;
@@ -56,6 +57,15 @@ impl AuthLayer {
         S: Into<String>,
     {
         self.policy = Arc::new(self.policy.as_ref().clone().csrf_exempt(paths));
+        self
+    }
+
+    /// Proxies whose `X-Forwarded-For` is believed; none by default. The
+    /// client address (for per-address throttling) is the connection's
+    /// peer, which axum knows when served with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.policy = Arc::new(self.policy.as_ref().clone().trusted_proxies(proxies));
         self
     }
 
@@ -163,6 +173,13 @@ impl RequestHead for Head<'_> {
             .get_all(name)
             .into_iter()
             .map(HeaderValue::as_bytes)
+    }
+
+    fn peer_addr(&self) -> Option<std::net::IpAddr> {
+        self.0
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
     }
 }
 

@@ -41,7 +41,7 @@ mod guard;
 mod layer;
 mod rejection;
 
-pub use self::extract::{Authenticated, CurrentSession, Fresh, Guarded};
+pub use self::extract::{AuthClient, Authenticated, CurrentSession, Fresh, Guarded};
 pub use self::guard::{
     RequireLayer, RequireService, require, require_fresh, require_role, require_scope,
 };
@@ -50,3 +50,4 @@ pub use self::rejection::AuthRejection;
 pub use tessera_core::auth::Auth;
 pub use tessera_core::authz::Requires;
 pub use tessera_core::requirement;
+pub use tessera_core::throttle::{Client, TrustedProxies};

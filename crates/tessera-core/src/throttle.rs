@@ -176,6 +176,110 @@ impl RateLimit {
     }
 }
 
+/// Every bucket [`Auth`](crate::auth::Auth) keeps, with CONTRACTS.md §1's
+/// defaults. Each is a public field; change what you need:
+///
+/// ```
+/// use std::time::Duration;
+/// use tessera_core::throttle::{RateLimit, ThrottleConfig};
+///
+/// let mut config = ThrottleConfig::default();
+/// config.login_address = RateLimit::new(100, Duration::from_secs(300));
+/// config.disclose_lock = false; // the default: a lock looks like a wrong password
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThrottleConfig {
+    /// Per account (the normalised login): failed password logins and
+    /// failed Basic attempts.
+    pub login: AccountLimits,
+    /// Per account (its id): failed step-up re-authentication (the current
+    /// password of a password change).
+    pub step_up: AccountLimits,
+    /// Per client address: failed logins and Basic attempts over all
+    /// accounts, refused ones included (50 per 5 minutes).
+    pub login_address: RateLimit,
+    /// Per client address: registration attempts (20 per hour).
+    pub registration_address: RateLimit,
+    /// Per client address: password-reset requests (20 per hour).
+    pub reset_address: RateLimit,
+    /// Per account (the normalised login): password-reset requests. Over
+    /// the limit no message is sent, and the answer does not change; the
+    /// account is never locked by them (5 per hour).
+    pub reset_account: RateLimit,
+    /// Per account (its id): API keys created (20 per hour).
+    pub api_key_creation: RateLimit,
+    /// Say "locked" (401 `account_locked`) instead of the generic
+    /// `invalid_credentials` for a locked account. Off by default: it tells
+    /// an attacker which accounts exist and are under attack.
+    pub disclose_lock: bool,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        const MINUTE: Duration = Duration::from_secs(60);
+        const HOUR: Duration = Duration::from_secs(3600);
+        Self {
+            login: AccountLimits::default(),
+            step_up: AccountLimits::default(),
+            login_address: RateLimit::new(50, 5 * MINUTE),
+            registration_address: RateLimit::new(20, HOUR),
+            reset_address: RateLimit::new(20, HOUR),
+            reset_account: RateLimit::new(5, HOUR),
+            api_key_creation: RateLimit::new(20, HOUR),
+            disclose_lock: false,
+        }
+    }
+}
+
+/// The buckets, as named in their store keys.
+pub mod buckets {
+    /// Failed logins and Basic attempts of one account.
+    pub const LOGIN: &str = "login";
+    /// Failed step-up re-authentication of one account.
+    pub const STEP_UP: &str = "step-up";
+    /// Failed logins of one client address.
+    pub const LOGIN_ADDRESS: &str = "login-address";
+    /// Registrations of one client address.
+    pub const REGISTRATION_ADDRESS: &str = "register-address";
+    /// Reset requests of one client address.
+    pub const RESET_ADDRESS: &str = "reset-address";
+    /// Reset requests for one account.
+    pub const RESET_ACCOUNT: &str = "reset";
+    /// API keys created by one account.
+    pub const API_KEY_CREATION: &str = "api-key";
+}
+
+/// The client a request came from, as throttling sees it: its address,
+/// when the adapter knows it (see [`TrustedProxies::client_address`]).
+/// Without one only the account buckets apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Client {
+    /// The client's address.
+    pub address: Option<IpAddr>,
+}
+
+impl Client {
+    /// A client at `address`.
+    pub fn at(address: IpAddr) -> Self {
+        Self {
+            address: Some(address),
+        }
+    }
+
+    /// A client whose address is not known: only account buckets apply.
+    pub fn unknown() -> Self {
+        Self::default()
+    }
+
+    /// The store key of this client in `bucket`, if its address is known.
+    pub fn key(&self, bucket: &str) -> Option<String> {
+        self.address
+            .map(|address| bucket_key(bucket, &address_bucket(address)))
+    }
+}
+
 /// What [`ThrottleStore::begin_attempt`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

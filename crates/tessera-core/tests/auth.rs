@@ -2,7 +2,8 @@
 //! password change and reset, API keys, account administration and
 //! `authenticate`, with the cases of SECURITY-CASES.md that need no HTTP
 //! layer (A4, A5, B1, B2, C3, C11, C12, H1, H2, H9, I1, I3, I5, I6, J3, K1,
-//! K4–K6) and the semantics of CONTRACTS.md §1.
+//! K4–K6; and throttling: B2, B5–B8, B11, B12, B16–B19, K7) and the
+//! semantics of CONTRACTS.md §1.
 //!
 //! Every test runs on a [`ManualClock`] standing on a whole second, with
 //! cheap argon2 parameters behind a hasher that counts its calls; faults come
@@ -33,6 +34,7 @@ use tessera_core::password::{
     PolicyError, Scratch, Verified,
 };
 use tessera_core::session::{Moved, Session, SessionState, SessionStore};
+use tessera_core::throttle::{Client, ThrottleConfig, ThrottleStore};
 use tessera_core::timeout::Timeout;
 use tessera_core::token::{
     Family, FamilyId, NewApiKey, RevokeScope, Rotation, Successor, TokenDigest, TokenId,
@@ -2196,4 +2198,440 @@ async fn key_sets_can_be_given_one_by_one() {
         .csrf_keys(HmacKeys::single(key("c", 1)))
         .build();
     assert!(partial.is_err());
+}
+
+// ---------------------------------------------------------------------------
+// Throttling (B2, B5–B8, B11, B12, B16–B19, K7).
+
+fn at(ip: &str) -> Client {
+    Client::at(ip.parse().unwrap())
+}
+
+impl Rig {
+    /// A wrong-password login for `email` from `client`.
+    async fn wrong(&self, client: Client, email: &str) -> Result<TokenPair, AuthError> {
+        self.auth
+            .from_client(client)
+            .login(email, &pw("wrong password"), None)
+            .await
+    }
+
+    /// `n` evaluated failures, the clock moving past each wait.
+    async fn fail(&self, email: &str, n: u32) {
+        let limits = tessera_core::throttle::AccountLimits::default();
+        for failures in 1..=n {
+            assert_err!(
+                self.wrong(Client::unknown(), email).await,
+                AuthError::InvalidCredentials
+            );
+            self.clock.advance(limits.delay(failures));
+        }
+    }
+
+    async fn failed_logins(&self, email: &str) -> u32 {
+        self.auth
+            .failed_logins(&Login::parse(email).unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+/// B5, B18: 100 evaluated failures lock the account: the right password is
+/// then refused without a hash, until an administrator's unlock, a
+/// completed reset, or the end of the lock window.
+#[tokio::test]
+async fn b5_b18_a_hundred_failures_lock_until_unlock_reset_or_window() {
+    let rig = rig();
+    let alice = rig.register(ALICE).await;
+    rig.fail(ALICE, 100).await;
+    assert_eq!(rig.failed_logins(ALICE).await, 100);
+    rig.clock.advance(Duration::from_secs(3600));
+    rig.counts.reset();
+    assert_err!(
+        rig.auth.login(ALICE, &pw(PASSWORD), None).await,
+        AuthError::InvalidCredentials
+    );
+    assert_eq!(
+        rig.counts.get(),
+        (0, 0, 0),
+        "a locked attempt computes no hash"
+    );
+    // An administrator's unlock.
+    rig.auth.unlock(&alice.id).await.unwrap();
+    assert_eq!(rig.failed_logins(ALICE).await, 0);
+    rig.login(ALICE).await;
+    // Locked again; a completed reset clears it.
+    rig.fail(ALICE, 100).await;
+    let (_, token) = rig
+        .auth
+        .request_password_reset(ALICE)
+        .await
+        .unwrap()
+        .unwrap();
+    rig.auth
+        .confirm_password_reset(token.expose_secret(), &pw(NEW_PASSWORD))
+        .await
+        .unwrap();
+    rig.auth
+        .login(ALICE, &pw(NEW_PASSWORD), None)
+        .await
+        .unwrap();
+    // Locked again; the window ends.
+    rig.fail(ALICE, 100).await;
+    assert_err!(
+        rig.auth.login(ALICE, &pw(NEW_PASSWORD), None).await,
+        AuthError::InvalidCredentials
+    );
+    rig.clock.advance(Duration::from_secs(24 * 3600));
+    rig.auth
+        .login(ALICE, &pw(NEW_PASSWORD), None)
+        .await
+        .unwrap();
+}
+
+/// B6, B7, B2: within a delay even the right password gets the generic
+/// answer and costs no hash; after it, a success resets the count.
+#[tokio::test]
+async fn b6_b7_the_right_password_during_a_delay_is_refused_then_resets() {
+    let rig = rig();
+    rig.register(BOB).await;
+    for _ in 0..5 {
+        assert_err!(
+            rig.wrong(Client::unknown(), BOB).await,
+            AuthError::InvalidCredentials
+        );
+    }
+    rig.counts.reset();
+    let refused = rig.auth.login(BOB, &pw(PASSWORD), None).await;
+    let wrong = rig
+        .auth
+        .login("nobody@example.com", &pw(PASSWORD), None)
+        .await;
+    assert_err!(refused, AuthError::InvalidCredentials);
+    assert_err!(wrong, AuthError::InvalidCredentials);
+    // One dummy verification for the unknown account, none for the delay.
+    assert_eq!(rig.counts.get(), (0, 0, 1));
+    assert_eq!(
+        rig.failed_logins(BOB).await,
+        5,
+        "a refused attempt does not count"
+    );
+    rig.clock.advance(Duration::from_secs(1));
+    rig.login(BOB).await;
+    assert_eq!(rig.failed_logins(BOB).await, 0);
+}
+
+/// B8: case and surrounding spaces do not make a new bucket; B11: neither
+/// does a new client address.
+#[tokio::test]
+async fn b8_b11_one_bucket_per_account_whatever_the_spelling_or_address() {
+    let rig = rig();
+    rig.register(ALICE).await;
+    for (n, email) in [
+        "Alice@example.com",
+        " alice@example.com ",
+        "ALICE@EXAMPLE.COM",
+        ALICE,
+        "aLiCe@Example.com",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_err!(
+            rig.wrong(at(&format!("198.51.100.{n}")), email).await,
+            AuthError::InvalidCredentials
+        );
+    }
+    assert_eq!(rig.failed_logins(ALICE).await, 5);
+    assert_err!(
+        rig.auth
+            .from_client(at("203.0.113.99"))
+            .login(ALICE, &pw(PASSWORD), None)
+            .await,
+        AuthError::InvalidCredentials
+    );
+}
+
+/// B12: one password sprayed over many accounts from one address: 429
+/// after 50 failures, while the accounts answer as before and another
+/// address is not affected.
+#[tokio::test]
+async fn b12_spraying_from_one_address_is_throttled_by_address() {
+    let rig = rig();
+    let sprayer = at("203.0.113.7");
+    for n in 0..50 {
+        assert_err!(
+            rig.wrong(sprayer, &format!("user{n}@example.com")).await,
+            AuthError::InvalidCredentials
+        );
+    }
+    rig.counts.reset();
+    match rig.wrong(sprayer, "user50@example.com").await {
+        Err(AuthError::Throttled { retry_after }) => {
+            assert!((1..=300).contains(&retry_after), "{retry_after}");
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+    assert_eq!(
+        rig.counts.get(),
+        (0, 0, 0),
+        "a throttled attempt computes no hash"
+    );
+    assert_err!(
+        rig.wrong(at("203.0.113.8"), "user50@example.com").await,
+        AuthError::InvalidCredentials
+    );
+    // The same address succeeds again once the window has passed; a success
+    // is not held against it.
+    rig.register(ALICE).await;
+    rig.clock.advance(Duration::from_secs(300));
+    rig.auth
+        .from_client(sprayer)
+        .login(ALICE, &pw(PASSWORD), None)
+        .await
+        .unwrap();
+}
+
+/// Basic attempts count in the login buckets.
+#[tokio::test]
+async fn basic_attempts_share_the_login_buckets() {
+    let rig = rig();
+    rig.register(ALICE).await;
+    let basic = |password: &str| Credentials::Basic {
+        login: ALICE.to_owned(),
+        password: pw(password),
+    };
+    for _ in 0..5 {
+        assert_err!(
+            rig.auth
+                .from_client(at("203.0.113.5"))
+                .authenticate(&basic("wrong password"))
+                .await,
+            AuthError::InvalidBasic
+        );
+    }
+    assert_eq!(rig.failed_logins(ALICE).await, 5);
+    assert_err!(
+        rig.auth.authenticate(&basic(PASSWORD)).await,
+        AuthError::InvalidBasic
+    );
+    assert_err!(
+        rig.auth.login(ALICE, &pw(PASSWORD), None).await,
+        AuthError::InvalidCredentials
+    );
+}
+
+/// B16: failures against a login that is no account do not burden the
+/// account registered with it later.
+#[tokio::test]
+async fn b16_failures_before_registration_do_not_throttle_the_new_account() {
+    let rig = rig();
+    for _ in 0..5 {
+        assert_err!(
+            rig.wrong(Client::unknown(), ALICE).await,
+            AuthError::InvalidCredentials
+        );
+    }
+    rig.register(ALICE).await;
+    rig.login(ALICE).await;
+}
+
+/// B17: reset requests are limited per account (no message over the
+/// limit, the same answer) and per address (429), and never lock.
+#[tokio::test]
+async fn b17_reset_requests_are_limited_and_never_lock() {
+    let rig = rig();
+    rig.register(ALICE).await;
+    let client = at("203.0.113.20");
+    let mut messages = 0;
+    for _ in 0..20 {
+        if rig
+            .auth
+            .from_client(client)
+            .request_password_reset(ALICE)
+            .await
+            .unwrap()
+            .is_some()
+        {
+            messages += 1;
+        }
+    }
+    assert_eq!(messages, 5, "five messages an hour per account");
+    assert_err!(
+        rig.auth
+            .from_client(client)
+            .request_password_reset(ALICE)
+            .await,
+        AuthError::Throttled { .. }
+    );
+    assert_eq!(rig.failed_logins(ALICE).await, 0);
+    rig.login(ALICE).await;
+}
+
+/// Registrations: 20 an hour per address.
+#[tokio::test]
+async fn registrations_are_limited_per_address() {
+    let rig = rig();
+    let client = at("2001:db8:1:2::1");
+    for n in 0..20 {
+        rig.auth
+            .from_client(client)
+            .register(&format!("user{n}@example.com"), &pw(PASSWORD))
+            .await
+            .unwrap();
+    }
+    // The same /64 is the same subscriber.
+    assert_err!(
+        rig.auth
+            .from_client(at("2001:db8:1:2::ffff"))
+            .register("one-more@example.com", &pw(PASSWORD))
+            .await,
+        AuthError::Throttled { .. }
+    );
+    rig.auth
+        .from_client(at("2001:db8:1:3::1"))
+        .register("elsewhere@example.com", &pw(PASSWORD))
+        .await
+        .unwrap();
+}
+
+/// B19: the current password of a password change is throttled like a
+/// login, in its own bucket.
+#[tokio::test]
+async fn b19_step_up_is_throttled() {
+    let rig = rig();
+    rig.register(ALICE).await;
+    let tokens = rig.login(ALICE).await;
+    let identity = rig.bearer(&tokens.access_token).await.unwrap();
+    for _ in 0..5 {
+        assert_err!(
+            rig.auth
+                .change_password(&identity, None, &pw("wrong password"), &pw(NEW_PASSWORD))
+                .await,
+            AuthError::InvalidCredentials
+        );
+    }
+    rig.counts.reset();
+    assert_err!(
+        rig.auth
+            .change_password(&identity, None, &pw(PASSWORD), &pw(NEW_PASSWORD))
+            .await,
+        AuthError::InvalidCredentials
+    );
+    assert_eq!(rig.counts.get(), (0, 0, 0));
+    assert_eq!(rig.failed_logins(ALICE).await, 0, "a separate bucket");
+    rig.clock.advance(Duration::from_secs(1));
+    rig.auth
+        .change_password(&identity, None, &pw(PASSWORD), &pw(NEW_PASSWORD))
+        .await
+        .unwrap();
+}
+
+/// API keys: 20 an hour per account.
+#[tokio::test]
+async fn api_key_creation_is_limited_per_account() {
+    let rig = rig();
+    rig.register(ALICE).await;
+    let identity = rig
+        .bearer(&rig.login(ALICE).await.access_token)
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        rig.api_key(&identity, &["notes:read"]).await;
+    }
+    assert_err!(
+        rig.auth
+            .issue_api_key(&identity, "ci", set(&["notes:read"]))
+            .await,
+        AuthError::Throttled { .. }
+    );
+}
+
+/// Disclosing a lock is an option, off by default.
+#[tokio::test]
+async fn a_lock_is_disclosed_only_when_asked() {
+    let clock = ManualClock::default();
+    let mut config = ThrottleConfig::default();
+    config.disclose_lock = true;
+    config.login = config.login.lock_after(2);
+    let auth = configured(&clock, Arc::new(Counts::default()))
+        .in_memory()
+        .throttle(config)
+        .build()
+        .unwrap();
+    auth.register(ALICE, &pw(PASSWORD)).await.unwrap();
+    for _ in 0..2 {
+        assert_err!(
+            auth.login(ALICE, &pw("wrong password"), None).await,
+            AuthError::InvalidCredentials
+        );
+    }
+    assert_err!(
+        auth.login(ALICE, &pw(PASSWORD), None).await,
+        AuthError::AccountLocked { .. }
+    );
+}
+
+/// K7: a throttle store that cannot answer fails the login closed (503),
+/// before any hash; it never falls back to a fresh local count.
+#[tokio::test]
+async fn k7_a_throttle_store_that_cannot_answer_fails_closed() {
+    struct Down;
+    #[async_trait]
+    impl ThrottleStore for Down {
+        async fn begin_attempt(
+            &self,
+            _: &str,
+            _: &tessera_core::throttle::AccountLimits,
+            _: SystemTime,
+        ) -> Result<tessera_core::throttle::Attempt, StoreError> {
+            Err(StoreError::unavailable("down"))
+        }
+        async fn clear(&self, _: &str) -> Result<(), StoreError> {
+            Err(StoreError::unavailable("down"))
+        }
+        async fn failures(
+            &self,
+            _: &str,
+            _: &tessera_core::throttle::AccountLimits,
+            _: SystemTime,
+        ) -> Result<u32, StoreError> {
+            Err(StoreError::unavailable("down"))
+        }
+        async fn hit(
+            &self,
+            _: &str,
+            _: &tessera_core::throttle::RateLimit,
+            _: SystemTime,
+        ) -> Result<tessera_core::throttle::Hit, StoreError> {
+            Err(StoreError::unavailable("down"))
+        }
+        async fn forgive(
+            &self,
+            _: &str,
+            _: &tessera_core::throttle::RateLimit,
+            _: SystemTime,
+        ) -> Result<(), StoreError> {
+            Err(StoreError::unavailable("down"))
+        }
+    }
+    let clock = ManualClock::default();
+    let counts = Arc::new(Counts::default());
+    let auth = configured(&clock, counts.clone())
+        .in_memory()
+        .throttle_store(Arc::new(Down))
+        .build()
+        .unwrap();
+    counts.reset();
+    assert_err!(
+        auth.login(ALICE, &pw(PASSWORD), None).await,
+        AuthError::Unavailable(_)
+    );
+    assert_err!(
+        auth.from_client(at("203.0.113.1"))
+            .login(ALICE, &pw(PASSWORD), None)
+            .await,
+        AuthError::Unavailable(_)
+    );
+    assert_eq!(counts.get(), (0, 0, 0));
 }

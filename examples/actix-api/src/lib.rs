@@ -54,6 +54,8 @@ pub(crate) struct AppState {
     pub(crate) mailer: Mailer,
     /// The configured public URL without a trailing `/`.
     pub(crate) public_url: String,
+    /// Whose `X-Forwarded-For` is believed.
+    pub(crate) trusted_proxies: tessera_core::throttle::TrustedProxies,
 }
 
 /// The built starter: the services behind its routes.
@@ -118,6 +120,7 @@ pub async fn build(config: Config) -> Result<App, Error> {
         notes,
         mailer,
         public_url,
+        trusted_proxies,
         ..
     } = Services::build(config).await?;
     Ok(App {
@@ -126,6 +129,7 @@ pub async fn build(config: Config) -> Result<App, Error> {
             notes,
             mailer,
             public_url,
+            trusted_proxies,
         },
     })
 }
@@ -155,6 +159,7 @@ fn app(
     // The session login form needs no CSRF token but must come from our
     // origin; the token routes never read the cookie at all.
     let middleware = AuthMiddleware::new(state.auth.clone())
+        .trusted_proxies(state.trusted_proxies.clone())
         .csrf_exempt(CSRF_EXEMPT)
         .without_session_cookie(WITHOUT_SESSION_COOKIE);
     actix_web::App::new()

@@ -7,7 +7,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use tessera_actix::{
-    AuthRejection, Authenticated, CurrentSession, Fresh, remove_session_cookie, session_cookie,
+    AuthClient, AuthRejection, Authenticated, CurrentSession, Fresh, remove_session_cookie,
+    session_cookie,
 };
 use tessera_core::auth::AuthError;
 use tessera_core::identity::AuthMethod;
@@ -43,20 +44,30 @@ pub(crate) async fn method_not_allowed() -> HttpResponse {
     HttpResponse::MethodNotAllowed().json(json!({"error": "method_not_allowed"}))
 }
 
-pub(crate) async fn register(app: State, ApiJson(body): ApiJson<RegisterBody>) -> Answer {
+pub(crate) async fn register(
+    app: State,
+    AuthClient(client): AuthClient,
+    ApiJson(body): ApiJson<RegisterBody>,
+) -> Answer {
     if !plausible_email(&body.email) {
         return Err(AuthError::InvalidRequest("email").into());
     }
     let user = app
         .auth
+        .from_client(client)
         .register(&body.email, &Password::new(body.password))
         .await?;
     Ok(HttpResponse::Created().json(Account::from(&user)))
 }
 
-pub(crate) async fn login(app: State, ApiJson(body): ApiJson<LoginBody>) -> Answer {
+pub(crate) async fn login(
+    app: State,
+    AuthClient(client): AuthClient,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Answer {
     let pair = app
         .auth
+        .from_client(client)
         .login(
             &body.email,
             &Password::new(body.password),
@@ -180,6 +191,7 @@ pub(crate) async fn update_user(
 
 pub(crate) async fn session_login(
     app: State,
+    AuthClient(client): AuthClient,
     CurrentSession(current): CurrentSession,
     request: HttpRequest,
     ApiJson(body): ApiJson<SessionLogin>,
@@ -190,6 +202,7 @@ pub(crate) async fn session_login(
         .and_then(|value| value.to_str().ok());
     let session = app
         .auth
+        .from_client(client)
         .login_session(
             current,
             &body.email,
@@ -225,9 +238,15 @@ pub(crate) async fn session_csrf(
 
 pub(crate) async fn request_password_reset(
     app: State,
+    AuthClient(client): AuthClient,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> Answer {
-    if let Some((user, token)) = app.auth.request_password_reset(&body.email).await? {
+    if let Some((user, token)) = app
+        .auth
+        .from_client(client)
+        .request_password_reset(&body.email)
+        .await?
+    {
         app.mailer
             .send(reset_message(&app.public_url, &user, &token));
     }

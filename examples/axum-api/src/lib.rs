@@ -55,6 +55,8 @@ pub(crate) struct AppState {
     pub(crate) mailer: Mailer,
     /// The configured public URL without a trailing `/`.
     pub(crate) public_url: String,
+    /// Whose `X-Forwarded-For` is believed.
+    pub(crate) trusted_proxies: tessera_core::throttle::TrustedProxies,
 }
 
 /// The built starter: its router and the services behind it.
@@ -95,6 +97,7 @@ pub async fn build(config: Config) -> Result<App, Error> {
         notes,
         mailer,
         public_url,
+        trusted_proxies,
         ..
     } = Services::build(config).await?;
     let state = AppState {
@@ -102,6 +105,7 @@ pub async fn build(config: Config) -> Result<App, Error> {
         notes,
         mailer: mailer.clone(),
         public_url,
+        trusted_proxies,
     };
     Ok(App {
         router: router(state),
@@ -115,6 +119,7 @@ fn router(state: AppState) -> Router {
     // The session login form needs no CSRF token but must come from our
     // origin; the token routes never read the cookie at all.
     let layer = AuthLayer::new(state.auth.clone())
+        .trusted_proxies(state.trusted_proxies.clone())
         .csrf_exempt(CSRF_EXEMPT)
         .without_session_cookie(WITHOUT_SESSION_COOKIE);
     let notes = get(list_notes)
@@ -191,10 +196,16 @@ pub async fn serve(config: Config) -> Result<(), Error> {
             .and_then(|()| out.flush())
             .map_err(Error::io("cannot write to standard output"))?;
     }
-    axum::serve(listener, app.router())
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(Error::io("server failed"))?;
+    // The peer address is the client's (or its proxy's): per-address
+    // throttling needs it.
+    axum::serve(
+        listener,
+        app.router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(Error::io("server failed"))?;
     app.mailer().flush().await;
     Ok(())
 }

@@ -8,7 +8,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_axum::{
-    AuthRejection, Authenticated, CurrentSession, Fresh, remove_session_cookie, session_cookie,
+    AuthClient, AuthRejection, Authenticated, CurrentSession, Fresh, remove_session_cookie,
+    session_cookie,
 };
 use tessera_core::auth::AuthError;
 use tessera_core::identity::AuthMethod;
@@ -50,6 +51,7 @@ pub(crate) async fn method_not_allowed() -> Response {
 
 pub(crate) async fn register(
     State(app): State<AppState>,
+    AuthClient(client): AuthClient,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Answer<Response> {
     if !plausible_email(&body.email) {
@@ -57,6 +59,7 @@ pub(crate) async fn register(
     }
     let user = app
         .auth
+        .from_client(client)
         .register(&body.email, &Password::new(body.password))
         .await?;
     Ok((StatusCode::CREATED, Json(Account::from(&user))).into_response())
@@ -64,10 +67,12 @@ pub(crate) async fn register(
 
 pub(crate) async fn login(
     State(app): State<AppState>,
+    AuthClient(client): AuthClient,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Answer<Json<Tokens>> {
     let pair = app
         .auth
+        .from_client(client)
         .login(
             &body.email,
             &Password::new(body.password),
@@ -200,6 +205,7 @@ pub(crate) async fn update_user(
 
 pub(crate) async fn session_login(
     State(app): State<AppState>,
+    AuthClient(client): AuthClient,
     CurrentSession(current): CurrentSession,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SessionLogin>,
@@ -209,6 +215,7 @@ pub(crate) async fn session_login(
         .and_then(|value| value.to_str().ok());
     let session = app
         .auth
+        .from_client(client)
         .login_session(
             current,
             &body.email,
@@ -248,9 +255,15 @@ pub(crate) async fn session_csrf(
 
 pub(crate) async fn request_password_reset(
     State(app): State<AppState>,
+    AuthClient(client): AuthClient,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> Answer<Response> {
-    if let Some((user, token)) = app.auth.request_password_reset(&body.email).await? {
+    if let Some((user, token)) = app
+        .auth
+        .from_client(client)
+        .request_password_reset(&body.email)
+        .await?
+    {
         app.mailer
             .send(reset_message(&app.public_url, &user, &token));
     }

@@ -623,8 +623,8 @@ async fn admin_lists_and_changes_accounts() {
         r#"{"error":"forbidden","missing_role":"admin"}"#
     );
 
-    // Roles: sorted in the answer; `unlock` accepted (ignored until
-    // throttling exists).
+    // Roles: sorted in the answer; `unlock` clears throttling (nothing to
+    // clear here) and answers the account.
     let res = t
         .send(
             Req::patch(&format!("/admin/users/{alice}"))

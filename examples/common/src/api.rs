@@ -85,9 +85,7 @@ pub struct UserPatch {
     pub active: Option<bool>,
     /// Replace the account's roles.
     pub roles: Option<BTreeSet<String>>,
-    /// Accepted (it must be a boolean) and ignored for now: login throttling
-    /// and its lock arrive with the throttling issue, and `unlock: true`
-    /// will clear them then.
+    /// `true` clears the account's login throttling and lock.
     pub unlock: Option<bool>,
 }
 
@@ -380,7 +378,7 @@ pub async fn list_accounts(auth: &Auth) -> Result<Vec<AdminView>, AuthError> {
     }
 }
 
-/// `PATCH /admin/users/{id}`: roles first, then `active`; an empty patch
+/// `PATCH /admin/users/{id}`: `unlock`, roles, then `active`; an empty patch
 /// answers the account as it is.
 ///
 /// # Errors
@@ -391,9 +389,10 @@ pub async fn update_account(
     patch: UserPatch,
 ) -> Result<AdminView, AuthError> {
     let id = UserId::new(id);
-    // `unlock` is ignored until login throttling exists (see `UserPatch`).
-    let _ = patch.unlock;
     let mut user = None;
+    if patch.unlock == Some(true) {
+        user = Some(auth.unlock(&id).await?);
+    }
     if let Some(roles) = &patch.roles {
         user = Some(auth.set_roles(&id, roles).await?);
     }

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tessera_core::throttle::{ThrottleConfig, TrustedProxies};
 
 use tessera_core::clock::Clock;
 use tessera_core::password::{Password, PasswordPool};
@@ -64,6 +65,8 @@ pub struct Config {
     pub(crate) password_pool: Option<PasswordPool>,
     pub(crate) stores: Option<Stores>,
     pub(crate) clock: Option<Arc<dyn Clock>>,
+    pub(crate) trusted_proxies: TrustedProxies,
+    pub(crate) throttle: Option<ThrottleConfig>,
 }
 
 impl Default for Config {
@@ -81,6 +84,8 @@ impl Default for Config {
             password_pool: None,
             stores: None,
             clock: None,
+            trusted_proxies: TrustedProxies::none(),
+            throttle: None,
         }
     }
 }
@@ -156,7 +161,29 @@ impl Config {
             }
         };
         config.public_url = var("TESSERA_PUBLIC_URL");
+        if let Some(list) = var("TESSERA_TRUSTED_PROXIES") {
+            config.trusted_proxies = TrustedProxies::parse(&list)
+                .map_err(|why| Error::Config(format!("TESSERA_TRUSTED_PROXIES: {why}")))?;
+        }
         Ok(config)
+    }
+
+    /// Proxies whose `X-Forwarded-For` is believed
+    /// (`TESSERA_TRUSTED_PROXIES`); none by default.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    /// The trusted proxies, for the adapter's layer or middleware.
+    pub fn proxies(&self) -> &TrustedProxies {
+        &self.trusted_proxies
+    }
+
+    /// Throttling limits other than CONTRACTS.md §1's (tests).
+    pub fn throttle(mut self, config: ThrottleConfig) -> Self {
+        self.throttle = Some(config);
+        self
     }
 
     /// The listen address (`TESSERA_BIND`).

@@ -26,6 +26,7 @@ mod stores;
 
 use tessera_core::auth::Auth;
 use tessera_core::session::CookieSettings;
+use tessera_core::throttle::TrustedProxies;
 
 pub use crate::config::{
     Config, DEFAULT_BIND, DEFAULT_DATABASE_URL, JwtKeySource, MIN_SECRET_BYTES,
@@ -79,6 +80,8 @@ pub struct Services {
     /// The configured public URL without a trailing `/`: the base of links
     /// in mail, never taken from the request's `Host`.
     pub public_url: String,
+    /// The proxies whose `X-Forwarded-For` is believed, for the adapter.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Services {
@@ -139,6 +142,10 @@ impl Services {
         if let Some(clock) = config.clock.clone() {
             builder = builder.clock(clock);
         }
+        if let Some(throttle) = config.throttle.clone() {
+            builder = builder.throttle(throttle);
+        }
+        builder = builder.throttle_store(stores.throttle.clone());
         let auth = builder.build()?;
         if let Some((email, password)) = &config.admin {
             let admin = auth
@@ -156,6 +163,7 @@ impl Services {
             notes: Notes::new(),
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            trusted_proxies: config.trusted_proxies.clone(),
         })
     }
 }

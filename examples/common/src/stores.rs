@@ -2,6 +2,8 @@
 
 use std::fmt;
 use std::sync::Arc;
+use tessera_core::memory::MemoryThrottleStore;
+use tessera_core::throttle::ThrottleStore;
 
 use tessera_core::jwt::Revocations;
 use tessera_core::onetime::OneTimeStore;
@@ -27,6 +29,9 @@ pub struct Stores {
     pub revocations: Arc<dyn Revocations>,
     /// Used one-time tokens (password reset).
     pub onetime: Arc<dyn OneTimeStore>,
+    /// Login throttling counts. In memory, per process, until the SQL and
+    /// Redis throttle stores land: instances do not share them yet.
+    pub throttle: Arc<dyn ThrottleStore>,
 }
 
 impl Stores {
@@ -42,6 +47,7 @@ impl Stores {
             sessions: store.clone(),
             revocations: store.clone(),
             onetime: store,
+            throttle: Arc::new(MemoryThrottleStore::new()),
         }
     }
 
@@ -59,7 +65,15 @@ impl Stores {
             sessions,
             revocations,
             onetime,
+            throttle: Arc::new(MemoryThrottleStore::new()),
         }
+    }
+
+    /// The same stores with `throttle` for login throttling.
+    #[must_use]
+    pub fn with_throttle(mut self, throttle: Arc<dyn ThrottleStore>) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     /// Connects to `database_url` (migrating its tables) and, when given,

@@ -66,6 +66,21 @@ pub enum AuthError {
     /// A store could not answer, or the password workers are saturated.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// The client address (or the account, for API keys) exceeded a rate
+    /// limit: 429 with `Retry-After`.
+    #[error("too many requests; retry after {retry_after} s")]
+    Throttled {
+        /// Seconds until the limit's window ends.
+        retry_after: u64,
+    },
+    /// The account is locked by failed logins. Only with
+    /// `ThrottleConfig::disclose_lock`; otherwise a locked account answers
+    /// [`AuthError::InvalidCredentials`] like a wrong password.
+    #[error("account locked; retry after {retry_after} s")]
+    AccountLocked {
+        /// Seconds until the lock ends by itself.
+        retry_after: u64,
+    },
 }
 
 /// What an adapter sends for an [`AuthError`]: status, headers and a JSON
@@ -153,6 +168,16 @@ impl AuthError {
                 let mut response =
                     ErrorResponse::new(503, json!({"error": "temporarily_unavailable"}));
                 response.retry_after = Some(RETRY_AFTER_SECS);
+                response
+            }
+            Self::Throttled { retry_after } => {
+                let mut response = ErrorResponse::new(429, json!({"error": "too_many_requests"}));
+                response.retry_after = Some((*retry_after).max(1));
+                response
+            }
+            Self::AccountLocked { retry_after } => {
+                let mut response = ErrorResponse::new(401, json!({"error": "account_locked"}));
+                response.retry_after = Some((*retry_after).max(1));
                 response
             }
         }
@@ -246,6 +271,23 @@ mod tests {
         assert_eq!(
             AuthError::Unavailable("x".into()).response().retry_after,
             Some(5)
+        );
+        let throttled = AuthError::Throttled { retry_after: 42 }.response();
+        assert_eq!(
+            (
+                throttled.status,
+                throttled.body.as_str(),
+                throttled.retry_after
+            ),
+            (429, r#"{"error":"too_many_requests"}"#, Some(42))
+        );
+        assert_eq!(throttled.www_authenticate, None);
+        // A window that ends within the second still asks for one.
+        assert_eq!(
+            AuthError::Throttled { retry_after: 0 }
+                .response()
+                .retry_after,
+            Some(1)
         );
     }
 }

@@ -54,7 +54,8 @@ use crate::identity::{AuthMethod, Credentials, Identity};
 use crate::jwt::{Grant, Jwt, JwtConfig, JwtError, JwtKeySet, Revocations};
 use crate::keys::{HmacKey, HmacKeys};
 use crate::memory::{
-    MemoryOneTimeStore, MemoryRevocations, MemorySessionStore, MemoryTokenStore, MemoryUserStore,
+    MemoryOneTimeStore, MemoryRevocations, MemorySessionStore, MemoryThrottleStore,
+    MemoryTokenStore, MemoryUserStore,
 };
 use crate::onetime::{
     OneTimeError, OneTimeStore, OneTimeToken, OneTimeTokens, Purpose, account_stamp,
@@ -62,6 +63,9 @@ use crate::onetime::{
 use crate::password::{Password, PasswordPool};
 use crate::session::{
     CookieSettings, LoginOptions, Session, SessionConfig, SessionManager, SessionStore,
+};
+use crate::throttle::{
+    AccountLimits, Attempt, Client, RateLimit, ThrottleConfig, ThrottleStore, bucket_key, buckets,
 };
 use crate::token::{
     ApiKeys, NewApiKey, RefreshConfig, RefreshTokens, RevokeScope, TokenHasher, TokenId,
@@ -144,6 +148,8 @@ struct Inner {
     default_roles: BTreeSet<String>,
     clock: Arc<dyn Clock>,
     cache: cache::VerifiedCache,
+    throttle: ThrottleConfig,
+    throttle_store: Arc<dyn ThrottleStore>,
 }
 
 impl Auth {
@@ -194,6 +200,12 @@ impl Auth {
     /// [`AuthError::WeakPassword`], [`AuthError::EmailTaken`],
     /// [`AuthError::Unavailable`].
     pub async fn register(&self, email: &str, password: &Password) -> Result<User, AuthError> {
+        self.from_client(Client::unknown())
+            .register(email, password)
+            .await
+    }
+
+    async fn register_checked(&self, email: &str, password: &Password) -> Result<User, AuthError> {
         let login = Login::parse(email).map_err(|_| AuthError::InvalidRequest("email"))?;
         if !looks_like_email(login.as_str()) {
             return Err(AuthError::InvalidRequest("email"));
@@ -207,11 +219,200 @@ impl Auth {
         let new = NewUser::new(login, hash).with_roles(self.inner.default_roles.iter().cloned());
         match self.inner.users.create(new, self.inner.clock.now()).await {
             Ok(user) => {
-                tracing::info!(target: "tessera::audit", subject = %user.id, "account registered");
+                // Failures against the login before it was an account were
+                // against nobody: the new account starts unthrottled (B16).
+                self.clear_throttling(&user).await?;
+                tracing::info!(target: "tessera::audit", event = "account.registered", subject = %user.id, "account registered");
                 Ok(user)
             }
             Err(CreateUserError::LoginTaken) => Err(AuthError::EmailTaken),
             Err(CreateUserError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// The operations that throttle by client address, for a request from
+    /// `client`. The adapters pass the address they resolved (the socket's,
+    /// or the right-most untrusted `X-Forwarded-For` hop behind a trusted
+    /// proxy); [`Auth::login`] and the other methods of the same names act
+    /// for [`Client::unknown`], to which only the account buckets apply.
+    pub fn from_client(&self, client: Client) -> ClientAuth<'_> {
+        ClientAuth { auth: self, client }
+    }
+
+    /// Clears an account's login and step-up throttling and its lock (an
+    /// administrator's unlock).
+    ///
+    /// # Errors
+    /// [`AuthError::NotFound`], [`AuthError::Unavailable`].
+    pub async fn unlock(&self, id: &UserId) -> Result<User, AuthError> {
+        let user = self
+            .inner
+            .users
+            .find_by_id(id)
+            .await?
+            .ok_or(AuthError::NotFound)?;
+        self.clear_throttling(&user).await?;
+        tracing::info!(target: "tessera::audit", event = "account.unlocked", subject = %id, "account unlocked");
+        Ok(user)
+    }
+
+    async fn clear_throttling(&self, user: &User) -> Result<(), AuthError> {
+        let store = &self.inner.throttle_store;
+        store
+            .clear(&bucket_key(buckets::LOGIN, user.login.as_str()))
+            .await?;
+        store
+            .clear(&bucket_key(buckets::STEP_UP, user.id.as_str()))
+            .await?;
+        Ok(())
+    }
+
+    /// The consecutive failed logins an account's bucket holds now (for an
+    /// administrator's view; 0 when none or forgotten).
+    ///
+    /// # Errors
+    /// [`AuthError::Unavailable`].
+    pub async fn failed_logins(&self, login: &Login) -> Result<u32, AuthError> {
+        Ok(self
+            .inner
+            .throttle_store
+            .failures(
+                &bucket_key(buckets::LOGIN, login.as_str()),
+                &self.inner.throttle.login,
+                self.inner.clock.now(),
+            )
+            .await?)
+    }
+
+    /// Counts one attempt in a per-account bucket before the password is
+    /// checked: `Ok(failures)` to go on, or the refusal (no hash computed).
+    async fn begin_account_attempt(
+        &self,
+        bucket: &'static str,
+        key: &str,
+        limits: &AccountLimits,
+        subject: Option<&UserId>,
+    ) -> Result<u32, AuthError> {
+        let now = self.inner.clock.now();
+        match self
+            .inner
+            .throttle_store
+            .begin_attempt(key, limits, now)
+            .await?
+        {
+            Attempt::Allowed { failures } => Ok(failures),
+            Attempt::Delayed { retry_after } => {
+                tracing::info!(
+                    target: "tessera::audit",
+                    event = "login.throttled",
+                    bucket,
+                    subject = subject.map(UserId::as_str),
+                    retry_after_secs = retry_after.as_secs(),
+                    "attempt refused: within a throttling delay"
+                );
+                Err(AuthError::InvalidCredentials)
+            }
+            Attempt::Locked { retry_after } => {
+                tracing::info!(
+                    target: "tessera::audit",
+                    event = "login.locked",
+                    bucket,
+                    subject = subject.map(UserId::as_str),
+                    retry_after_secs = retry_after.as_secs(),
+                    "attempt refused: account locked"
+                );
+                Err(if self.inner.throttle.disclose_lock {
+                    AuthError::AccountLocked {
+                        retry_after: retry_after.as_secs(),
+                    }
+                } else {
+                    AuthError::InvalidCredentials
+                })
+            }
+        }
+    }
+
+    /// Counts one event of `client` in a per-address bucket; 429 over the
+    /// limit. Returns the key, to forgive the event after a success.
+    async fn hit_address(
+        &self,
+        client: &Client,
+        bucket: &'static str,
+        limit: &RateLimit,
+    ) -> Result<Option<String>, AuthError> {
+        let Some(key) = client.key(bucket) else {
+            return Ok(None);
+        };
+        let hit = self
+            .inner
+            .throttle_store
+            .hit(&key, limit, self.inner.clock.now())
+            .await?;
+        if !hit.allowed {
+            tracing::info!(
+                target: "tessera::audit",
+                event = "address.throttled",
+                bucket,
+                client = ?client.address,
+                retry_after_secs = hit.retry_after.as_secs(),
+                "request refused: client address over its limit"
+            );
+            return Err(AuthError::Throttled {
+                retry_after: hit.retry_after.as_secs(),
+            });
+        }
+        Ok(Some(key))
+    }
+
+    /// A throttled password check (login, session login, Basic): the
+    /// address and account buckets count the attempt before the hash; a
+    /// refused attempt computes none; a success clears the account's count.
+    async fn check_login(
+        &self,
+        client: &Client,
+        email: &str,
+        password: &Password,
+        method: &'static str,
+    ) -> Result<User, AuthError> {
+        let throttle = &self.inner.throttle;
+        let address_key = self
+            .hit_address(client, buckets::LOGIN_ADDRESS, &throttle.login_address)
+            .await?;
+        // Keyed by the normalised login whether or not the account exists,
+        // so throttling discloses nothing, and `Alice` is ` alice `.
+        let value = Login::parse(email).map_or_else(
+            |_| email.trim().to_lowercase(),
+            |login| login.as_str().to_owned(),
+        );
+        let account_key = bucket_key(buckets::LOGIN, &value);
+        let failures = self
+            .begin_account_attempt(buckets::LOGIN, &account_key, &throttle.login, None)
+            .await?;
+        match self.check_password(email, password, method).await {
+            Ok(user) => {
+                let store = &self.inner.throttle_store;
+                store.clear(&account_key).await?;
+                if let Some(key) = &address_key {
+                    store
+                        .forgive(key, &throttle.login_address, self.inner.clock.now())
+                        .await?;
+                }
+                Ok(user)
+            }
+            Err(error) => {
+                if matches!(error, AuthError::InvalidCredentials)
+                    && failures == throttle.login.lock_after.clamp(1, 100)
+                {
+                    tracing::warn!(
+                        target: "tessera::audit",
+                        event = "account.locked",
+                        failures,
+                        client = ?client.address,
+                        "account locked after consecutive failed logins"
+                    );
+                }
+                Err(error)
+            }
         }
     }
 
@@ -253,7 +454,12 @@ impl Auth {
     /// disabled accounts cost one dummy verification, so all failures take
     /// the same time and give the same error. A hash below the current
     /// parameters is replaced; a failure to write it never fails the login.
-    async fn check_password(&self, email: &str, password: &Password) -> Result<User, AuthError> {
+    async fn check_password(
+        &self,
+        email: &str,
+        password: &Password,
+        method: &'static str,
+    ) -> Result<User, AuthError> {
         let user = match Login::parse(email) {
             Ok(login) => self.inner.users.find_by_login(&login).await?,
             Err(_) => None,
@@ -264,7 +470,7 @@ impl Auth {
                 .verify_dummy(password)
                 .await
                 .map_err(login_error)?;
-            tracing::info!(target: "tessera::auth", "login refused: unknown or disabled account");
+            tracing::info!(target: "tessera::audit", event = "login.failed", method, reason = "unknown_or_disabled_account", "login refused");
             return Err(AuthError::InvalidCredentials);
         };
         let verified = match self
@@ -281,11 +487,12 @@ impl Auth {
             ) => return Err(login_error(e)),
             Err(e) => {
                 tracing::warn!(target: "tessera::auth", subject = %user.id, error = %e, "stored password hash unusable");
+                tracing::info!(target: "tessera::audit", event = "login.failed", method, subject = %user.id, reason = "unusable_hash", "login refused");
                 return Err(AuthError::InvalidCredentials);
             }
         };
         if !verified.is_valid() {
-            tracing::info!(target: "tessera::auth", subject = %user.id, "login refused: wrong password");
+            tracing::info!(target: "tessera::audit", event = "login.failed", method, subject = %user.id, reason = "wrong_password", "login refused");
             return Err(AuthError::InvalidCredentials);
         }
         if verified.needs_rehash() {
@@ -329,7 +536,12 @@ impl Auth {
         password: &Password,
         scope: Option<&str>,
     ) -> Result<TokenPair, AuthError> {
-        let user = self.check_password(email, password).await?;
+        self.from_client(Client::unknown())
+            .login(email, password, scope)
+            .await
+    }
+
+    async fn grant(&self, user: User, scope: Option<&str>) -> Result<TokenPair, AuthError> {
         let allowed = self.scopes_for(&user.roles);
         let granted = match scope {
             None => allowed,
@@ -346,7 +558,7 @@ impl Auth {
             }
         };
         self.record_login(&user).await;
-        tracing::info!(target: "tessera::audit", subject = %user.id, "login");
+        tracing::info!(target: "tessera::audit", event = "login.succeeded", method = "password", subject = %user.id, "login");
         self.issue_pair(&user, granted).await
     }
 
@@ -522,6 +734,7 @@ impl Auth {
             }
             _ => {}
         }
+        tracing::info!(target: "tessera::audit", event = "logout", subject = %identity.subject, method = ?identity.method, "logout");
         Ok(())
     }
 
@@ -541,7 +754,7 @@ impl Auth {
             .revoke_all(subject)
             .await
             .map_err(session_error)?;
-        tracing::info!(target: "tessera::audit", subject = %subject, "logout everywhere");
+        tracing::info!(target: "tessera::audit", event = "logout.all", subject = %subject, "logout everywhere");
         Ok(())
     }
 
@@ -571,6 +784,16 @@ impl Auth {
             .await?
             .filter(|u| u.active)
             .ok_or(AuthError::InvalidCredentials)?;
+        // Step-up re-authentication is throttled like a login, in its own
+        // bucket, counted before the hash.
+        let step_up_key = bucket_key(buckets::STEP_UP, user.id.as_str());
+        self.begin_account_attempt(
+            buckets::STEP_UP,
+            &step_up_key,
+            &self.inner.throttle.step_up,
+            Some(&user.id),
+        )
+        .await?;
         let verified = self
             .inner
             .passwords
@@ -578,8 +801,10 @@ impl Auth {
             .await
             .map_err(login_error)?;
         if !verified.is_valid() {
+            tracing::info!(target: "tessera::audit", event = "login.failed", method = "step_up", subject = %user.id, reason = "wrong_password", "step-up refused");
             return Err(AuthError::InvalidCredentials);
         }
+        self.inner.throttle_store.clear(&step_up_key).await?;
         let hash = self
             .inner
             .passwords
@@ -621,7 +846,7 @@ impl Auth {
                 None
             }
         };
-        tracing::info!(target: "tessera::audit", subject = %user.id, "password changed");
+        tracing::info!(target: "tessera::audit", event = "password.changed", subject = %user.id, "password changed");
         let scopes = identity
             .scopes
             .intersection(&self.scopes_for(&user.roles))
@@ -641,13 +866,31 @@ impl Auth {
         &self,
         email: &str,
     ) -> Result<Option<(User, OneTimeToken)>, AuthError> {
-        let Ok(login) = Login::parse(email) else {
+        self.from_client(Client::unknown())
+            .request_password_reset(email)
+            .await
+    }
+
+    async fn reset_token(&self, login: &Login) -> Result<Option<(User, OneTimeToken)>, AuthError> {
+        // Per account, whether it exists or not: over the limit no message
+        // goes out, and the answer is the same. Never a lock.
+        let hit = self
+            .inner
+            .throttle_store
+            .hit(
+                &bucket_key(buckets::RESET_ACCOUNT, login.as_str()),
+                &self.inner.throttle.reset_account,
+                self.inner.clock.now(),
+            )
+            .await?;
+        if !hit.allowed {
+            tracing::info!(target: "tessera::audit", event = "reset.throttled", retry_after_secs = hit.retry_after.as_secs(), "reset request for an account over its limit: no message");
             return Ok(None);
-        };
+        }
         let Some(user) = self
             .inner
             .users
-            .find_by_login(&login)
+            .find_by_login(login)
             .await?
             .filter(|u| u.active)
         else {
@@ -658,7 +901,7 @@ impl Auth {
             .onetime
             .issue(&Purpose::PASSWORD_RESET, &user.id, &account_stamp(&user))
             .map_err(onetime_error)?;
-        tracing::info!(target: "tessera::audit", subject = %user.id, "password reset requested");
+        tracing::info!(target: "tessera::audit", event = "password.reset_requested", subject = %user.id, "password reset requested");
         Ok(Some((user, token)))
     }
 
@@ -711,7 +954,9 @@ impl Auth {
             )
             .await?;
         self.revoke_everything(&user.id).await?;
-        tracing::info!(target: "tessera::audit", subject = %user.id, "password reset");
+        // A completed reset lifts the lock it may have been needed for.
+        self.clear_throttling(&user).await?;
+        tracing::info!(target: "tessera::audit", event = "password.reset", subject = %user.id, "password reset");
         Ok(())
     }
 
@@ -752,6 +997,21 @@ impl Auth {
             .await?
             .filter(|u| u.active)
             .ok_or(AuthError::InvalidToken)?;
+        let hit = self
+            .inner
+            .throttle_store
+            .hit(
+                &bucket_key(buckets::API_KEY_CREATION, user.id.as_str()),
+                &self.inner.throttle.api_key_creation,
+                self.inner.clock.now(),
+            )
+            .await?;
+        if !hit.allowed {
+            tracing::info!(target: "tessera::audit", event = "api_key.throttled", subject = %user.id, retry_after_secs = hit.retry_after.as_secs(), "API key creation over its limit");
+            return Err(AuthError::Throttled {
+                retry_after: hit.retry_after.as_secs(),
+            });
+        }
         // Within the account's roles and within what the caller holds: a
         // token narrowed at login cannot mint a broader key.
         let allowed: BTreeSet<String> = self
@@ -815,7 +1075,7 @@ impl Auth {
             .set_roles(id, roles)
             .await?
             .ok_or(AuthError::NotFound)?;
-        tracing::info!(target: "tessera::audit", subject = %id, roles = ?roles, "roles changed");
+        tracing::info!(target: "tessera::audit", event = "account.roles_changed", subject = %id, roles = ?roles, "roles changed");
         Ok(user)
     }
 
@@ -834,7 +1094,7 @@ impl Auth {
         if !active {
             self.revoke_everything(id).await?;
         }
-        tracing::info!(target: "tessera::audit", subject = %id, active, "account activation changed");
+        tracing::info!(target: "tessera::audit", event = "account.activation_changed", subject = %id, active, "account activation changed");
         Ok(user)
     }
 
@@ -851,19 +1111,29 @@ impl Auth {
         remember: bool,
         user_agent: Option<&str>,
     ) -> Result<Session, AuthError> {
-        let user = self.check_password(email, password).await?;
+        self.from_client(Client::unknown())
+            .login_session(current, email, password, remember, user_agent)
+            .await
+    }
+
+    async fn start_session(
+        &self,
+        user: User,
+        current: Option<Session>,
+        remember: bool,
+        user_agent: Option<&str>,
+    ) -> Result<Session, AuthError> {
         self.record_login(&user).await;
+        tracing::info!(target: "tessera::audit", event = "login.succeeded", method = "session", subject = %user.id, "login");
         let options = LoginOptions::default()
             .remember(remember)
             .user_agent(user_agent)
             .privilege_stamp(privilege_stamp(&user));
-        let session = self
-            .inner
+        self.inner
             .sessions
             .login(current, &user.id, options)
             .await
-            .map_err(session_error)?;
-        Ok(session)
+            .map_err(session_error)
     }
 
     /// Resolves the credentials of a request. `Ok(None)` never happens for
@@ -877,6 +1147,16 @@ impl Auth {
         &self,
         credentials: &Credentials,
     ) -> Result<Option<Identity>, AuthError> {
+        self.from_client(Client::unknown())
+            .authenticate(credentials)
+            .await
+    }
+
+    async fn authenticate_for(
+        &self,
+        client: &Client,
+        credentials: &Credentials,
+    ) -> Result<Option<Identity>, AuthError> {
         match credentials {
             Credentials::Bearer(token)
                 if token.starts_with(crate::token::TokenKind::ApiKey.prefix()) =>
@@ -885,7 +1165,7 @@ impl Auth {
             }
             Credentials::Bearer(token) => self.authenticate_jwt(token).await.map(Some),
             Credentials::Basic { login, password } => {
-                match self.check_password(login, password).await {
+                match self.check_login(client, login, password, "basic").await {
                     Ok(user) => Ok(Some(self.identity_of(&user, AuthMethod::Basic, true))),
                     Err(AuthError::InvalidCredentials) => Err(AuthError::InvalidBasic),
                     Err(e) => Err(e),
@@ -1097,6 +1377,116 @@ fn jwt_error(error: JwtError) -> AuthError {
     }
 }
 
+/// [`Auth`]'s operations for one client, with its address: what the
+/// adapters call, so that per-address limits apply (see
+/// [`Auth::from_client`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAuth<'a> {
+    auth: &'a Auth,
+    client: Client,
+}
+
+impl ClientAuth<'_> {
+    /// The client.
+    pub fn client(&self) -> Client {
+        self.client
+    }
+
+    /// [`Auth::register`], counted in the client address's registration
+    /// bucket first.
+    ///
+    /// # Errors
+    /// As [`Auth::register`], and [`AuthError::Throttled`].
+    pub async fn register(&self, email: &str, password: &Password) -> Result<User, AuthError> {
+        let throttle = &self.auth.inner.throttle;
+        self.auth
+            .hit_address(
+                &self.client,
+                buckets::REGISTRATION_ADDRESS,
+                &throttle.registration_address,
+            )
+            .await?;
+        self.auth.register_checked(email, password).await
+    }
+
+    /// [`Auth::login`], throttled: the client address's and the account's
+    /// buckets count the attempt before the password hash; a refused
+    /// attempt computes none and answers like a wrong password (or 429 for
+    /// the address).
+    ///
+    /// # Errors
+    /// As [`Auth::login`], and [`AuthError::Throttled`] (and
+    /// [`AuthError::AccountLocked`] when locks are disclosed).
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &Password,
+        scope: Option<&str>,
+    ) -> Result<TokenPair, AuthError> {
+        let user = self
+            .auth
+            .check_login(&self.client, email, password, "password")
+            .await?;
+        self.auth.grant(user, scope).await
+    }
+
+    /// [`Auth::login_session`], throttled as [`login`](Self::login).
+    ///
+    /// # Errors
+    /// As [`login`](Self::login).
+    pub async fn login_session(
+        &self,
+        current: Option<Session>,
+        email: &str,
+        password: &Password,
+        remember: bool,
+        user_agent: Option<&str>,
+    ) -> Result<Session, AuthError> {
+        let user = self
+            .auth
+            .check_login(&self.client, email, password, "session")
+            .await?;
+        self.auth
+            .start_session(user, current, remember, user_agent)
+            .await
+    }
+
+    /// [`Auth::request_password_reset`], counted in the client address's
+    /// reset bucket (429 over it) and the account's (no message over it).
+    ///
+    /// # Errors
+    /// As [`Auth::request_password_reset`], and [`AuthError::Throttled`].
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+    ) -> Result<Option<(User, OneTimeToken)>, AuthError> {
+        let throttle = &self.auth.inner.throttle;
+        self.auth
+            .hit_address(
+                &self.client,
+                buckets::RESET_ADDRESS,
+                &throttle.reset_address,
+            )
+            .await?;
+        match Login::parse(email) {
+            Ok(login) => self.auth.reset_token(&login).await,
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// [`Auth::authenticate`]; Basic credentials are throttled as
+    /// [`login`](Self::login), in the same buckets.
+    ///
+    /// # Errors
+    /// As [`Auth::authenticate`], and [`AuthError::Throttled`].
+    pub async fn authenticate(
+        &self,
+        credentials: &Credentials,
+    ) -> Result<Option<Identity>, AuthError> {
+        self.auth.authenticate_for(&self.client, credentials).await
+    }
+}
+
 /// Builds an [`Auth`]; [`build`](Self::build) validates everything.
 #[derive(Default)]
 pub struct AuthBuilder {
@@ -1123,9 +1513,25 @@ pub struct AuthBuilder {
     onetime_keys: Option<HmacKeys>,
     pepper_keys: Option<HmacKeys>,
     successor_keys: Option<HmacKeys>,
+    throttle: ThrottleConfig,
+    throttle_store: Option<Arc<dyn ThrottleStore>>,
 }
 
 impl AuthBuilder {
+    /// The throttling limits (CONTRACTS.md §1's by default).
+    pub fn throttle(mut self, config: ThrottleConfig) -> Self {
+        self.throttle = config;
+        self
+    }
+
+    /// Where throttling counts live. Default: a [`MemoryThrottleStore`]
+    /// for this process; several instances need a shared one (SQL, Redis)
+    /// or each would count alone.
+    pub fn throttle_store(mut self, store: Arc<dyn ThrottleStore>) -> Self {
+        self.throttle_store = Some(store);
+        self
+    }
+
     /// Every store in memory (tests, examples, single-process development).
     pub fn in_memory(mut self) -> Self {
         self.users = Some(Arc::new(MemoryUserStore::new()));
@@ -1373,6 +1779,10 @@ impl AuthBuilder {
                 default_roles,
                 clock,
                 cache: cache::VerifiedCache::new(self.cache_capacity.unwrap_or(10_000)),
+                throttle: self.throttle,
+                throttle_store: self
+                    .throttle_store
+                    .unwrap_or_else(|| Arc::new(MemoryThrottleStore::new())),
             }),
         })
     }

@@ -97,6 +97,7 @@ use crate::csrf::CsrfRequest;
 use crate::identity::{Credentials, Identity};
 use crate::password::Password;
 use crate::session::{Session, SessionId};
+use crate::throttle::{Client, TrustedProxies};
 
 /// A read-only view of a request's head, implemented by each adapter over
 /// its framework's request type.
@@ -116,6 +117,11 @@ pub trait RequestHead {
     fn path_and_query(&self) -> &str;
     /// Every value of the header `name` (lower case), in order.
     fn header_values(&self, name: &str) -> impl Iterator<Item = &[u8]>;
+    /// The address of the connection's other end, when the server knows
+    /// it. Without it only per-account throttling applies to the request.
+    fn peer_addr(&self) -> Option<std::net::IpAddr> {
+        None
+    }
 }
 
 /// The adapter-independent settings of the request resolution.
@@ -124,6 +130,7 @@ pub struct RequestPolicy {
     login_page: Option<String>,
     csrf_exempt: BTreeSet<String>,
     without_cookie: BTreeSet<String>,
+    trusted_proxies: TrustedProxies,
 }
 
 impl RequestPolicy {
@@ -152,6 +159,27 @@ impl RequestPolicy {
     {
         self.csrf_exempt.extend(paths.into_iter().map(Into::into));
         self
+    }
+
+    /// Proxies whose `X-Forwarded-For` is believed when they are the
+    /// connection's peer; none by default (the header is ignored). See
+    /// [`TrustedProxies::client_address`].
+    #[must_use]
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    /// The client of `request`: its peer's address, or behind a trusted
+    /// proxy the right-most `X-Forwarded-For` hop no trusted proxy added.
+    pub fn client<H: RequestHead>(&self, request: &H) -> Client {
+        match request.peer_addr() {
+            Some(peer) => Client::at(
+                self.trusted_proxies
+                    .client_address(peer, request.header_values("x-forwarded-for")),
+            ),
+            None => Client::unknown(),
+        }
     }
 
     /// Paths that never authenticate by the session cookie (token login,
@@ -189,6 +217,9 @@ pub struct Resolution {
     pub reject: Option<AuthError>,
     /// Browser mode: where to send an HTML request that needs an identity.
     pub login_redirect: Option<String>,
+    /// The client, for the handlers' throttled calls
+    /// ([`Auth::from_client`]).
+    pub client: Client,
 }
 
 impl Resolution {
@@ -209,6 +240,7 @@ impl Resolution {
             error: self.error,
             session: self.session,
             login_redirect: self.login_redirect,
+            client: self.client,
         }
     }
 }
@@ -237,9 +269,15 @@ pub struct RequestState {
     error: Option<AuthError>,
     session: Option<Session>,
     login_redirect: Option<String>,
+    client: Client,
 }
 
 impl RequestState {
+    /// The client the request came from (for [`Auth::from_client`]).
+    pub fn client(&self) -> Client {
+        self.client
+    }
+
     /// The identity, if the credentials resolved to one.
     pub fn identity(&self) -> Option<&Identity> {
         self.identity.as_ref()
@@ -354,6 +392,7 @@ pub async fn resolve<H: RequestHead>(
 ) -> Resolution {
     let mut out = Resolution {
         login_redirect: login_redirect(policy, request),
+        client: policy.client(request),
         ..Resolution::default()
     };
     let exempt = policy.csrf_exempt.contains(request.path());
@@ -378,7 +417,11 @@ pub async fn resolve<H: RequestHead>(
                     out.reject = Some(error);
                     return out;
                 }
-                match auth.authenticate(&credentials).await {
+                match auth
+                    .from_client(out.client)
+                    .authenticate(&credentials)
+                    .await
+                {
                     Ok(identity) => out.identity = identity,
                     Err(error) => out.error = Some(error),
                 }
@@ -426,7 +469,13 @@ fn check_csrf<H: RequestHead>(
         None => auth.csrf().check(&base.cookie_without_session()),
     };
     result.map_err(|e| {
-        tracing::info!(target: "tessera::auth", error = %e, "CSRF check failed");
+        tracing::info!(
+            target: "tessera::audit",
+            event = "csrf.refused",
+            method = request.method(),
+            reason = %e,
+            "CSRF check failed"
+        );
         AuthError::Csrf(e)
     })
 }
@@ -438,7 +487,16 @@ fn check_provenance<H: RequestHead>(auth: &Auth, request: &H) -> Result<(), Auth
     let csrf = CsrfRequest::new(request.method())
         .origin(header_str(request, "origin"))
         .sec_fetch_site(header_str(request, "sec-fetch-site"));
-    auth.csrf().check_provenance(&csrf).map_err(AuthError::Csrf)
+    auth.csrf().check_provenance(&csrf).map_err(|e| {
+        tracing::info!(
+            target: "tessera::audit",
+            event = "csrf.refused",
+            method = request.method(),
+            reason = %e,
+            "request from another origin refused"
+        );
+        AuthError::Csrf(e)
+    })
 }
 
 /// The first value of header `name`, if it is visible ASCII.

@@ -590,7 +590,7 @@ impl SessionManager {
             Some(old) => self.move_to_new_id(&old, state, IfGone::Create).await?,
             None => self.insert_new(state).await?,
         };
-        tracing::info!(target: "tessera::audit", subject = %subject, "session login");
+        tracing::info!(target: "tessera::audit", event = "session.started", subject = %subject, "session started");
         Ok(session)
     }
 
@@ -665,7 +665,7 @@ impl SessionManager {
     pub async fn logout(&self, session: Session) -> Result<(), SessionError> {
         self.store.delete(&session.digest).await?;
         if let Some(subject) = &session.state.subject {
-            tracing::info!(target: "tessera::audit", subject = %subject, "session logout");
+            tracing::info!(target: "tessera::audit", event = "session.ended", subject = %subject, "session ended");
         }
         Ok(())
     }
@@ -727,7 +727,11 @@ impl SessionManager {
             .await?
             .iter()
             .any(|(d, _)| *d == digest);
-        Ok(owned && self.store.delete(&digest).await?)
+        let revoked = owned && self.store.delete(&digest).await?;
+        if revoked {
+            tracing::info!(target: "tessera::audit", event = "session.revoked", subject = %subject, "session revoked");
+        }
+        Ok(revoked)
     }
 
     /// Ends every session of `subject` (deactivation, password reset).
@@ -735,7 +739,9 @@ impl SessionManager {
     /// # Errors
     /// [`SessionError::Store`].
     pub async fn revoke_all(&self, subject: &UserId) -> Result<u64, SessionError> {
-        Ok(self.store.delete_subject(subject, None).await?)
+        let revoked = self.store.delete_subject(subject, None).await?;
+        tracing::info!(target: "tessera::audit", event = "session.revoked", subject = %subject, sessions = revoked, "every session revoked");
+        Ok(revoked)
     }
 
     /// Ends every session of `current`'s account but `current` (password

@@ -83,6 +83,7 @@ impl ApiKeys {
         self.store.insert(record.clone()).await?;
         tracing::info!(
             target: "tessera::audit",
+            event = "api_key.created",
             subject = %subject,
             key = record.id.as_str(),
             "api key issued"
@@ -141,7 +142,7 @@ impl ApiKeys {
     pub async fn revoke(&self, subject: &UserId, id: &TokenId) -> Result<bool, TokenError> {
         let revoked = self.store.revoke_api_key(subject, id).await?;
         if revoked {
-            tracing::info!(target: "tessera::audit", subject = %subject, key = id.as_str(), "api key revoked");
+            tracing::info!(target: "tessera::audit", event = "api_key.revoked", subject = %subject, key = id.as_str(), "api key revoked");
         }
         Ok(revoked)
     }

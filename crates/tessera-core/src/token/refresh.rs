@@ -267,6 +267,7 @@ impl RefreshTokens {
                     self.revoke_access_tokens(&family, now).await?;
                     tracing::warn!(
                         target: "tessera::audit",
+                        event = "refresh.reused",
                         subject = %family.subject,
                         family = family.id.as_str(),
                         "refresh token reused: family revoked"
