@@ -7,6 +7,7 @@ use tessera::clock::ManualClock;
 use tessera::jwt::Revocations;
 use tessera::onetime::OneTimeStore;
 use tessera::session::SessionStore;
+use tessera::throttle::ThrottleStore;
 use tessera::token::{TokenDigest, TokenStore};
 use tessera::users::UserStore;
 
@@ -17,6 +18,7 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     pub revocations: Arc<dyn Revocations>,
     pub onetime: Arc<dyn OneTimeStore>,
+    pub throttle: Arc<dyn ThrottleStore>,
     /// `None` for backends without a user store (Redis).
     pub users: Option<Arc<dyn UserStore>>,
 }

@@ -46,6 +46,9 @@ macro_rules! conformance {
                 faults,
                 faults_mid_life,
                 several_instances,
+                throttle_account_buckets,
+                throttle_concurrent_counts,
+                throttle_rate_buckets,
             );
         }
     };

@@ -8,10 +8,12 @@ use tessera::clock::ManualClock;
 use tessera::error::StoreError;
 use tessera::jwt::{RevocationCheck, Revocations};
 use tessera::memory::{
-    MemoryOneTimeStore, MemoryRevocations, MemorySessionStore, MemoryTokenStore, MemoryUserStore,
+    MemoryOneTimeStore, MemoryRevocations, MemorySessionStore, MemoryThrottleStore,
+    MemoryTokenStore, MemoryUserStore,
 };
 use tessera::onetime::OneTimeStore;
 use tessera::session::{Moved, SessionState, SessionStore};
+use tessera::throttle::{AccountLimits, Attempt, Hit, RateLimit, ThrottleStore};
 use tessera::timeout::Timeout;
 use tessera::token::{
     Family, FamilyId, RevokeScope, Rotation, Successor, TokenDigest, TokenId, TokenRecord,
@@ -27,6 +29,7 @@ pub struct Memory {
     revocations: Arc<MemoryRevocations>,
     onetime: Arc<MemoryOneTimeStore>,
     users: Arc<MemoryUserStore>,
+    throttle: Arc<MemoryThrottleStore>,
 }
 
 impl Memory {
@@ -38,6 +41,7 @@ impl Memory {
             revocations: Arc::new(MemoryRevocations::with_clock(Arc::new(clock.clone()))),
             onetime: Arc::new(MemoryOneTimeStore::new()),
             users: Arc::new(MemoryUserStore::new()),
+            throttle: Arc::new(MemoryThrottleStore::new()),
             clock,
         })
     }
@@ -60,6 +64,7 @@ impl Backend for Memory {
             sessions: self.sessions.clone(),
             revocations: self.revocations.clone(),
             onetime: self.onetime.clone(),
+            throttle: self.throttle.clone(),
             users: Some(self.users.clone()),
         }
     }
@@ -90,7 +95,8 @@ impl Backend for Memory {
             tokens: faulty.clone(),
             sessions: faulty.clone(),
             revocations: faulty.clone(),
-            onetime: faulty,
+            onetime: faulty.clone(),
+            throttle: faulty,
             users: None,
         }
     }
@@ -233,6 +239,30 @@ impl Revocations for Faulty {
         self.fault().await
     }
     async fn is_revoked(&self, _: RevocationCheck<'_>, _: SystemTime) -> Result<bool, StoreError> {
+        self.fault().await
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for Faulty {
+    async fn begin_attempt(
+        &self,
+        _: &str,
+        _: &AccountLimits,
+        _: SystemTime,
+    ) -> Result<Attempt, StoreError> {
+        self.fault().await
+    }
+    async fn clear(&self, _: &str) -> Result<(), StoreError> {
+        self.fault().await
+    }
+    async fn failures(&self, _: &str, _: &AccountLimits, _: SystemTime) -> Result<u32, StoreError> {
+        self.fault().await
+    }
+    async fn hit(&self, _: &str, _: &RateLimit, _: SystemTime) -> Result<Hit, StoreError> {
+        self.fault().await
+    }
+    async fn forgive(&self, _: &str, _: &RateLimit, _: SystemTime) -> Result<(), StoreError> {
         self.fault().await
     }
 }

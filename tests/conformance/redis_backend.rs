@@ -64,7 +64,8 @@ fn stores(store: RedisStore) -> Stores {
         tokens: store.clone(),
         sessions: store.clone(),
         revocations: store.clone(),
-        onetime: store,
+        onetime: store.clone(),
+        throttle: store,
         users: None,
     }
 }

@@ -20,6 +20,7 @@ where
         + tessera::jwt::Revocations
         + tessera::onetime::OneTimeStore
         + tessera::users::UserStore
+        + tessera::throttle::ThrottleStore
         + 'static,
 {
     let store = Arc::new(store);
@@ -28,17 +29,19 @@ where
         sessions: store.clone(),
         revocations: store.clone(),
         onetime: store.clone(),
+        throttle: store.clone(),
         users: Some(store),
     }
 }
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "tessera_users",
     "tessera_token_families",
     "tessera_tokens",
     "tessera_revocations",
     "tessera_sessions",
     "tessera_onetime",
+    "tessera_throttle",
 ];
 
 #[cfg(feature = "sqlite")]

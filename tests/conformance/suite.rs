@@ -9,6 +9,7 @@ use tessera::jwt::RevocationCheck;
 use tessera::keys::{HmacKey, HmacKeys};
 use tessera::onetime::{OneTimeError, OneTimeTokens, Purpose};
 use tessera::session::{LoginOptions, Moved, SessionId, SessionManager};
+use tessera::throttle::{AccountLimits, Attempt, RateLimit, bucket_key};
 use tessera::token::{
     ApiKeys, Family, FamilyId, OpaqueToken, RefreshConfig, RefreshTokens, RevokeScope, Rotation,
     Successor, TokenDigest, TokenError, TokenHasher, TokenId, TokenKind, TokenRecord,
@@ -1006,8 +1007,23 @@ pub async fn secrets_at_rest(b: &dyn Backend) {
         .await
         .unwrap();
     secrets.push(session.id().expose_secret().to_owned());
+    // A throttled login is stored under a digest, never the login.
+    let limits = AccountLimits::default();
+    s.throttle
+        .begin_attempt(
+            &bucket_key("login", "carol.at.rest@example.com"),
+            &limits,
+            b.clock().now(),
+        )
+        .await
+        .unwrap();
 
     let dump = b.dump().await;
+    assert!(
+        dump.iter().all(|item| !item.contains("carol.at.rest")),
+        "{}: a login in clear at rest",
+        b.name()
+    );
     assert!(!dump.is_empty(), "{}: the dump saw nothing", b.name());
     for secret in &secrets {
         // The random part alone, in case a prefix was stripped.
@@ -1047,6 +1063,19 @@ pub async fn faults(b: &dyn Backend) {
         ));
         assert!(matches!(
             s.onetime.consume(&digest, now).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        // K7: throttling fails closed, it never starts a fresh count.
+        assert!(matches!(
+            s.throttle
+                .begin_attempt("login:x", &AccountLimits::default(), now)
+                .await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(matches!(
+            s.throttle
+                .hit("login-address:x", &RateLimit::new(5, MINUTE), now)
+                .await,
             Err(StoreError::Unavailable(_))
         ));
         // Through the services: refresh fails with a store error, not a pass.
@@ -1164,4 +1193,151 @@ pub async fn several_instances(b: &dyn Backend) {
     ));
     let check = RevocationCheck::new("j", Some(login.family.as_str()), "alice", now);
     assert!(other.revocations.is_revoked(check, now).await.unwrap());
+}
+
+// ---------------------------------------------------------------------------
+// Throttling.
+
+/// B5–B7 at the store: free failures, then waits that refuse without
+/// counting, a lock, clearing, and failures forgotten after the lock
+/// window; another instance sees the same counts.
+pub async fn throttle_account_buckets(b: &dyn Backend) {
+    let s = b.stores().await;
+    let other = b.stores().await;
+    let limits = AccountLimits::default().lock_after(8);
+    let key = bucket_key("login", "alice@example.com");
+    let t0 = b.clock().now();
+    for n in 1..=5 {
+        assert_eq!(
+            s.throttle.begin_attempt(&key, &limits, t0).await.unwrap(),
+            Attempt::Allowed { failures: n },
+            "{}",
+            b.name()
+        );
+    }
+    match other
+        .throttle
+        .begin_attempt(&key, &limits, t0)
+        .await
+        .unwrap()
+    {
+        Attempt::Delayed { retry_after } => assert_eq!(retry_after, Duration::from_secs(1)),
+        refusal => panic!("{}: {refusal:?}", b.name()),
+    }
+    assert_eq!(other.throttle.failures(&key, &limits, t0).await.unwrap(), 5);
+    // Past each wait, evaluated again, up to the lock.
+    let mut now = t0;
+    for n in 6..=8 {
+        now += limits.delay(n - 1);
+        assert_eq!(
+            s.throttle.begin_attempt(&key, &limits, now).await.unwrap(),
+            Attempt::Allowed { failures: n },
+            "{}",
+            b.name()
+        );
+    }
+    let later = now + Duration::from_secs(3600);
+    match s
+        .throttle
+        .begin_attempt(&key, &limits, later)
+        .await
+        .unwrap()
+    {
+        Attempt::Locked { retry_after } => {
+            assert_eq!(retry_after, limits.lock_window - Duration::from_secs(3600));
+        }
+        refusal => panic!("{}: {refusal:?}", b.name()),
+    }
+    assert_eq!(s.throttle.failures(&key, &limits, later).await.unwrap(), 8);
+    // The lock window ends: everything is forgotten.
+    let over = now + limits.lock_window;
+    assert_eq!(s.throttle.failures(&key, &limits, over).await.unwrap(), 0);
+    assert_eq!(
+        s.throttle.begin_attempt(&key, &limits, over).await.unwrap(),
+        Attempt::Allowed { failures: 1 }
+    );
+    // Cleared by a success, a reset or an unlock.
+    other.throttle.clear(&key).await.unwrap();
+    assert_eq!(s.throttle.failures(&key, &limits, over).await.unwrap(), 0);
+    // Keys are independent.
+    let bob = bucket_key("login", "bob@example.com");
+    assert_eq!(s.throttle.failures(&bob, &limits, over).await.unwrap(), 0);
+}
+
+/// B9 at the store: 50 concurrent failures count exactly 50, and 50
+/// concurrent hits of a rate bucket count 1 to 50, each once.
+pub async fn throttle_concurrent_counts(b: &dyn Backend) {
+    let limits = AccountLimits::default().free_failures(1000);
+    let key = bucket_key("login", "concurrent@example.com");
+    let now = b.clock().now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let s = b.stores().await;
+        let (limits, key) = (limits.clone(), key.clone());
+        tasks.spawn(async move { s.throttle.begin_attempt(&key, &limits, now).await });
+    }
+    let mut counted = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        match result.unwrap().unwrap() {
+            Attempt::Allowed { failures } => counted.push(failures),
+            other => panic!("{}: {other:?}", b.name()),
+        }
+    }
+    counted.sort_unstable();
+    assert_eq!(counted, (1..=50).collect::<Vec<_>>(), "{}", b.name());
+    let s = b.stores().await;
+    assert_eq!(s.throttle.failures(&key, &limits, now).await.unwrap(), 50);
+
+    let rate = RateLimit::new(1000, MINUTE);
+    let address = bucket_key("login-address", "203.0.113.7");
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let s = b.stores().await;
+        let address = address.clone();
+        tasks.spawn(async move { s.throttle.hit(&address, &rate, now).await });
+    }
+    let mut counts = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        counts.push(result.unwrap().unwrap().count);
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=50).collect::<Vec<_>>(), "{}", b.name());
+}
+
+/// Rate buckets: the limit, `Retry-After` to the window's end, a new
+/// window, forgiveness.
+pub async fn throttle_rate_buckets(b: &dyn Backend) {
+    let s = b.stores().await;
+    let rate = RateLimit::new(3, Duration::from_secs(300));
+    let key = bucket_key("register-address", "198.51.100.4");
+    let t0 = b.clock().now();
+    for n in 1..=3 {
+        let hit = s.throttle.hit(&key, &rate, t0).await.unwrap();
+        assert!(hit.allowed && hit.count == n, "{}: {hit:?}", b.name());
+    }
+    s.throttle.forgive(&key, &rate, t0).await.unwrap();
+    assert!(s.throttle.hit(&key, &rate, t0).await.unwrap().allowed);
+    let refused = s
+        .throttle
+        .hit(&key, &rate, t0 + Duration::from_secs(100))
+        .await
+        .unwrap();
+    assert!(!refused.allowed, "{}: {refused:?}", b.name());
+    assert_eq!(
+        refused.retry_after,
+        Duration::from_secs(200),
+        "{}",
+        b.name()
+    );
+    let next = s
+        .throttle
+        .hit(&key, &rate, t0 + Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert!(next.allowed && next.count == 1, "{}: {next:?}", b.name());
+    // Forgiving an ended window changes nothing.
+    s.throttle
+        .forgive(&key, &rate, t0 + Duration::from_secs(900))
+        .await
+        .unwrap();
 }

@@ -314,6 +314,18 @@ pub struct Hit {
     pub retry_after: Duration,
 }
 
+impl Hit {
+    /// A decision: `allowed`, with `count` events in the window, which ends
+    /// in `retry_after` (for store implementations).
+    pub fn new(allowed: bool, count: u32, retry_after: Duration) -> Self {
+        Self {
+            allowed,
+            count,
+            retry_after,
+        }
+    }
+}
+
 /// Where throttling counts live. Every operation is atomic: concurrent
 /// calls for one key never lose a count (50 concurrent failures count 50).
 ///

@@ -27,6 +27,7 @@ use crate::error::{CreateUserError, StoreError};
 use crate::jwt::{RevocationCheck, Revocations};
 use crate::onetime::OneTimeStore;
 use crate::session::{Moved, SessionState, SessionStore};
+use crate::throttle::{AccountLimits, Attempt, Hit, RateLimit, ThrottleStore};
 use crate::token::{
     Family, FamilyId, RevokeScope, Rotation, Successor, TokenDigest, TokenId, TokenRecord,
     TokenStore,
@@ -226,6 +227,44 @@ impl<S: OneTimeStore> OneTimeStore for Timeout<S> {
     async fn purge_expired(&self, now: SystemTime) -> Result<u64, StoreError> {
         self.run(OneTimeStore::purge_expired(&self.inner, now))
             .await
+    }
+}
+
+#[async_trait]
+impl<S: ThrottleStore> ThrottleStore for Timeout<S> {
+    async fn begin_attempt(
+        &self,
+        key: &str,
+        limits: &AccountLimits,
+        now: SystemTime,
+    ) -> Result<Attempt, StoreError> {
+        self.run(self.inner.begin_attempt(key, limits, now)).await
+    }
+
+    async fn clear(&self, key: &str) -> Result<(), StoreError> {
+        self.run(self.inner.clear(key)).await
+    }
+
+    async fn failures(
+        &self,
+        key: &str,
+        limits: &AccountLimits,
+        now: SystemTime,
+    ) -> Result<u32, StoreError> {
+        self.run(self.inner.failures(key, limits, now)).await
+    }
+
+    async fn hit(&self, key: &str, limit: &RateLimit, now: SystemTime) -> Result<Hit, StoreError> {
+        self.run(self.inner.hit(key, limit, now)).await
+    }
+
+    async fn forgive(
+        &self,
+        key: &str,
+        limit: &RateLimit,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.run(self.inner.forgive(key, limit, now)).await
     }
 }
 

@@ -11,6 +11,7 @@
 //! | [`Revocations`](tessera_core::jwt::Revocations) | revoked access tokens, families and per-account cut-offs |
 //! | [`SessionStore`](tessera_core::session::SessionStore) | server-side sessions, with a per-account index |
 //! | [`OneTimeStore`](tessera_core::onetime::OneTimeStore) | used one-time tokens (password reset, email verification) |
+//! | [`ThrottleStore`](tessera_core::throttle::ThrottleStore) | login throttling counts, shared by every instance |
 //!
 //! There is no user store: accounts belong in a database (`tessera-sqlx`).
 //! The crate has no features. It needs Redis 6.0 or later (for `SCAN …
@@ -87,6 +88,7 @@
 //! | `P rv:jti:<jti>` | string | until (instant) | until |
 //! | `P rv:fam:<family id>` | string | until (instant) | until |
 //! | `P rv:sub:<subject>` | hash | `before`, `until` (instants) | until |
+//! | `P th:<bucket>:<digest>` | hash | `count` and `at` (account buckets: failures, the last one's epoch milliseconds) or `start` (rate buckets: the window's) | the lock window after the last failure; the rate window |
 //!
 //! (`P tok:` is written without the space: `tessera:tok:3f9a…`.) The
 //! indexes are pruned of members that are gone whenever they are read.
@@ -112,6 +114,7 @@ mod revocations;
 mod scripts;
 mod sessions;
 mod store;
+mod throttle;
 mod time;
 mod tokens;
 

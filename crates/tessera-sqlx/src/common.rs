@@ -108,6 +108,19 @@ pub(crate) fn or_absent<T>(table: &'static str, result: Result<T, Corrupt>) -> O
     result.map_err(|c| warn_corrupt(table, c)).ok()
 }
 
+/// A throttling row's count at `now_ms`: 0 once the row has expired. A
+/// count that is not a `u32` is a corrupted row, and fails the operation
+/// (closed): reading it as absent would lift a limit.
+pub(crate) fn throttle_count(count: i64, expires: i64, now_ms: i64) -> Result<u32, Failure> {
+    if expires <= now_ms {
+        return Ok(0);
+    }
+    u32::try_from(count).map_err(|_| {
+        warn_corrupt("tessera_throttle", Corrupt("count"));
+        Failure::Store(StoreError::Corrupted("throttle count out of range".into()))
+    })
+}
+
 // ---------------------------------------------------------------------------
 // Rows.
 

@@ -5,8 +5,9 @@
 //! [`UserStore`](tessera_core::users::UserStore),
 //! [`TokenStore`](tessera_core::token::TokenStore) (refresh families and API
 //! keys), [`Revocations`](tessera_core::jwt::Revocations),
-//! [`SessionStore`](tessera_core::session::SessionStore) and
-//! [`OneTimeStore`](tessera_core::onetime::OneTimeStore). They behave
+//! [`SessionStore`](tessera_core::session::SessionStore),
+//! [`OneTimeStore`](tessera_core::onetime::OneTimeStore) and
+//! [`ThrottleStore`](tessera_core::throttle::ThrottleStore). They behave
 //! exactly like the in-memory stores of `tessera_core::memory`, which are
 //! the reference, and pass the same conformance suite.
 //!

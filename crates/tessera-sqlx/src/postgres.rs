@@ -11,6 +11,7 @@ use tessera_core::error::{CreateUserError, StoreError};
 use tessera_core::jwt::{RevocationCheck, Revocations};
 use tessera_core::onetime::OneTimeStore;
 use tessera_core::session::{Moved, SessionState, SessionStore};
+use tessera_core::throttle::{AccountLimits, Attempt, Hit, RateLimit, ThrottleStore};
 use tessera_core::token::{
     Family, FamilyId, RevokeScope, Rotation, Successor, TokenDigest, TokenId, TokenKind,
     TokenRecord, TokenStore,
@@ -20,9 +21,9 @@ use tessera_core::users::{Login, NewUser, PasswordUpdate, User, UserId, UserStor
 use crate::StoreOptions;
 use crate::common::{
     Failure, FamilyRow, FamilyStateRow, Message, SessionRow, SessionValues, StoredToken, TokenRow,
-    TokenValues, UserRow, decode_session, decode_session_row, encode_set, is_unique_violation,
-    normalise, normalise_record, or_absent, random_id, run, to_ms, to_ms_ceil, token_select,
-    unavailable, user_columns, warn_corrupt,
+    TokenValues, UserRow, decode_session, decode_session_row, encode_set, from_ms,
+    is_unique_violation, normalise, normalise_record, or_absent, random_id, run, throttle_count,
+    to_ms, to_ms_ceil, token_select, unavailable, user_columns, warn_corrupt,
 };
 
 /// Every tessera store over one PostgreSQL database: [`UserStore`],
@@ -140,6 +141,10 @@ mod dialect {
         "not_before = GREATEST(tessera_revocations.not_before, excluded.not_before), ",
         "keep_until = GREATEST(tessera_revocations.keep_until, excluded.keep_until)"
     );
+
+    /// Locked until the attempt commits.
+    pub(super) const SELECT_THROTTLE_FOR_UPDATE: &str =
+        "SELECT count, at, expires FROM tessera_throttle WHERE key = $1 FOR UPDATE";
 }
 
 crate::store::impl_store!(PgStore, Postgres, dialect);

@@ -104,19 +104,32 @@
 //! | `digest` | blob, primary key | digest identifying the token |
 //! | `keep_until` | bigint | the token's expiry, after which the row can go, ms |
 //!
+//! # `tessera_throttle`
+//!
+//! Login throttling counts, one row per bucket key.
+//!
+//! | column | type | meaning |
+//! | --- | --- | --- |
+//! | `key` | text, primary key | the bucket's name and a SHA-256 digest of its value (`tessera_core::throttle::bucket_key`): no login or address in clear |
+//! | `count` | bigint | consecutive failures (account buckets) or events in the window (rate buckets) |
+//! | `at` | bigint | the last failure, or the window's start, ms |
+//! | `expires` | bigint, indexed | when the row no longer matters (the lock window after the last failure, the window's end), ms |
+//!
 //! # Clean-up
 //!
 //! `purge_expired(now)` on either store deletes: families revoked or past
 //! their end; tokens revoked, expired, or of a family that is gone;
 //! sessions past `expires_at`; one-time rows and revocations past
-//! `keep_until`.
+//! `keep_until`; throttling rows past `expires`.
 //!
 //! # The migrations
 //!
 //! SQLite (`migrations/sqlite`):
 //!
 #![doc = concat!("```sql\n", include_str!("../migrations/sqlite/20250801000001_tessera_schema.sql"), "```")]
+#![doc = concat!("```sql\n", include_str!("../migrations/sqlite/20261207000001_tessera_throttle.sql"), "```")]
 //!
 //! PostgreSQL (`migrations/postgres`):
 //!
 #![doc = concat!("```sql\n", include_str!("../migrations/postgres/20250801000001_tessera_schema.sql"), "```")]
+#![doc = concat!("```sql\n", include_str!("../migrations/postgres/20261207000001_tessera_throttle.sql"), "```")]

@@ -14,6 +14,7 @@ use tessera_core::error::{CreateUserError, StoreError};
 use tessera_core::jwt::{RevocationCheck, Revocations};
 use tessera_core::onetime::OneTimeStore;
 use tessera_core::session::{Moved, SessionState, SessionStore};
+use tessera_core::throttle::{AccountLimits, Attempt, Hit, RateLimit, ThrottleStore};
 use tessera_core::token::{
     Family, FamilyId, RevokeScope, Rotation, Successor, TokenDigest, TokenId, TokenKind,
     TokenRecord, TokenStore,
@@ -23,9 +24,9 @@ use tessera_core::users::{Login, NewUser, PasswordUpdate, User, UserId, UserStor
 use crate::StoreOptions;
 use crate::common::{
     Failure, FamilyRow, FamilyStateRow, Message, SessionRow, SessionValues, StoredToken, TokenRow,
-    TokenValues, UserRow, decode_session, decode_session_row, encode_set, is_unique_violation,
-    normalise, normalise_record, or_absent, random_id, run, to_ms, to_ms_ceil, token_select,
-    unavailable, user_columns, warn_corrupt,
+    TokenValues, UserRow, decode_session, decode_session_row, encode_set, from_ms,
+    is_unique_violation, normalise, normalise_record, or_absent, random_id, run, throttle_count,
+    to_ms, to_ms_ceil, token_select, unavailable, user_columns, warn_corrupt,
 };
 
 /// How long a connection waits for another's write lock before SQLite
@@ -172,6 +173,10 @@ mod dialect {
         "not_before = MAX(tessera_revocations.not_before, excluded.not_before), ",
         "keep_until = MAX(tessera_revocations.keep_until, excluded.keep_until)"
     );
+
+    /// The write lock is already held.
+    pub(super) const SELECT_THROTTLE_FOR_UPDATE: &str =
+        "SELECT count, at, expires FROM tessera_throttle WHERE key = $1";
 }
 
 crate::store::impl_store!(SqliteStore, Sqlite, dialect);

@@ -21,7 +21,8 @@ macro_rules! impl_store {
             /// families (as [`TokenStore::purge_expired`]), expired API
             /// keys, expired sessions
             /// ([`SessionStore::purge_expired`]), one-time entries and
-            /// revocations whose `until` has passed. Returns how many rows
+            /// revocations whose `until` has passed, and throttling rows
+            /// that no longer matter. Returns how many rows
             /// went.
             ///
             /// Schedule it (every few minutes to once a day, as the tables'
@@ -41,6 +42,17 @@ macro_rules! impl_store {
                 let sessions = SessionStore::purge_expired(self, now).await?;
                 let onetime = OneTimeStore::purge_expired(self, now).await?;
                 let now_ms = to_ms(now);
+                let throttle = self
+                    .run("purge_throttle", || async move {
+                        Ok(
+                            sqlx::query("DELETE FROM tessera_throttle WHERE expires <= $1")
+                                .bind(now_ms)
+                                .execute(&self.pool)
+                                .await?
+                                .rows_affected(),
+                        )
+                    })
+                    .await?;
                 let revocations = self
                     .run("purge_revocations", || async move {
                         Ok(
@@ -52,7 +64,7 @@ macro_rules! impl_store {
                         )
                     })
                     .await?;
-                Ok(tokens + sessions + onetime + revocations)
+                Ok(tokens + sessions + onetime + revocations + throttle)
             }
 
             async fn run<T, F, Fut>(
@@ -1018,6 +1030,155 @@ macro_rules! impl_store {
                             .await?
                             .rows_affected(),
                     )
+                })
+                .await
+            }
+        }
+
+        #[async_trait]
+        impl ThrottleStore for $store {
+            async fn begin_attempt(
+                &self,
+                key: &str,
+                limits: &AccountLimits,
+                now: SystemTime,
+            ) -> Result<Attempt, StoreError> {
+                let now_ms = to_ms(now);
+                let expires = to_ms_ceil(now + limits.lock_window);
+                self.run("throttle_attempt", || async move {
+                    // SQLite: the write lock first (BEGIN IMMEDIATE);
+                    // PostgreSQL: the row, created if absent, locked. Racing
+                    // attempts for one key run one after the other, each
+                    // seeing the count the previous one committed.
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(concat!(
+                        "INSERT INTO tessera_throttle (key, count, at, expires) ",
+                        "VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO NOTHING"
+                    ))
+                    .bind(key)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                    let (count, at, row_expires): (i64, i64, i64) =
+                        sqlx::query_as($dialect::SELECT_THROTTLE_FOR_UPDATE)
+                            .bind(key)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    // An expired row counts nothing: failures past the
+                    // lock window are forgotten.
+                    let count = throttle_count(count, row_expires, now_ms)?;
+                    let at = from_ms(at).unwrap_or(now);
+                    if let Some(refusal) = limits.refusal(count, at, now) {
+                        tx.rollback().await?;
+                        return Ok(refusal);
+                    }
+                    let failures = count.saturating_add(1);
+                    sqlx::query(
+                        "UPDATE tessera_throttle SET count = $2, at = $3, expires = $4 WHERE key = $1",
+                    )
+                    .bind(key)
+                    .bind(i64::from(failures))
+                    .bind(now_ms)
+                    .bind(expires)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(Attempt::Allowed { failures })
+                })
+                .await
+            }
+
+            async fn clear(&self, key: &str) -> Result<(), StoreError> {
+                self.run("throttle_clear", || async move {
+                    sqlx::query("DELETE FROM tessera_throttle WHERE key = $1")
+                        .bind(key)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
+                })
+                .await
+            }
+
+            async fn failures(
+                &self,
+                key: &str,
+                limits: &AccountLimits,
+                now: SystemTime,
+            ) -> Result<u32, StoreError> {
+                let now_ms = to_ms(now);
+                self.run("throttle_failures", || async move {
+                    let row: Option<(i64, i64, i64)> = sqlx::query_as(
+                        "SELECT count, at, expires FROM tessera_throttle WHERE key = $1",
+                    )
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    let Some((count, at, expires)) = row else {
+                        return Ok(0);
+                    };
+                    let count = throttle_count(count, expires, now_ms)?;
+                    let at = from_ms(at).unwrap_or(now);
+                    let forgotten =
+                        now.duration_since(at).unwrap_or_default() >= limits.lock_window;
+                    Ok(if forgotten { 0 } else { count })
+                })
+                .await
+            }
+
+            async fn hit(
+                &self,
+                key: &str,
+                limit: &RateLimit,
+                now: SystemTime,
+            ) -> Result<Hit, StoreError> {
+                let now_ms = to_ms(now);
+                let window_ends = to_ms_ceil(now + limit.window);
+                let allowed = limit.limit;
+                self.run("throttle_hit", || async move {
+                    // One statement: racing hits each count once. A window
+                    // that ended starts over at this hit.
+                    let (count, expires): (i64, i64) = sqlx::query_as(concat!(
+                        "INSERT INTO tessera_throttle (key, count, at, expires) ",
+                        "VALUES ($1, 1, $2, $3) ON CONFLICT (key) DO UPDATE SET ",
+                        "count = CASE WHEN tessera_throttle.expires <= $2 THEN 1 ",
+                        "ELSE tessera_throttle.count + 1 END, ",
+                        "at = CASE WHEN tessera_throttle.expires <= $2 THEN $2 ",
+                        "ELSE tessera_throttle.at END, ",
+                        "expires = CASE WHEN tessera_throttle.expires <= $2 THEN $3 ",
+                        "ELSE tessera_throttle.expires END ",
+                        "RETURNING count, expires"
+                    ))
+                    .bind(key)
+                    .bind(now_ms)
+                    .bind(window_ends)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    let count = throttle_count(count, expires, now_ms)?;
+                    let retry_after = from_ms(expires)
+                        .and_then(|end| end.duration_since(now).ok())
+                        .unwrap_or_default();
+                    Ok(Hit::new(count <= allowed, count, retry_after))
+                })
+                .await
+            }
+
+            async fn forgive(
+                &self,
+                key: &str,
+                _limit: &RateLimit,
+                now: SystemTime,
+            ) -> Result<(), StoreError> {
+                let now_ms = to_ms(now);
+                self.run("throttle_forgive", || async move {
+                    sqlx::query(concat!(
+                        "UPDATE tessera_throttle SET count = count - 1 ",
+                        "WHERE key = $1 AND expires > $2 AND count > 0"
+                    ))
+                    .bind(key)
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
                 })
                 .await
             }

@@ -29,8 +29,8 @@ pub struct Stores {
     pub revocations: Arc<dyn Revocations>,
     /// Used one-time tokens (password reset).
     pub onetime: Arc<dyn OneTimeStore>,
-    /// Login throttling counts. In memory, per process, until the SQL and
-    /// Redis throttle stores land: instances do not share them yet.
+    /// Login throttling counts: the database's table, or Redis when given,
+    /// so that every instance counts the same attempts.
     pub throttle: Arc<dyn ThrottleStore>,
 }
 
@@ -38,7 +38,13 @@ impl Stores {
     /// Every concern in one store (SQLite, PostgreSQL, or a test double).
     pub fn all_in<S>(store: S) -> Self
     where
-        S: UserStore + TokenStore + SessionStore + Revocations + OneTimeStore + 'static,
+        S: UserStore
+            + TokenStore
+            + SessionStore
+            + Revocations
+            + OneTimeStore
+            + ThrottleStore
+            + 'static,
     {
         let store = Arc::new(store);
         Self {
@@ -46,12 +52,13 @@ impl Stores {
             tokens: store.clone(),
             sessions: store.clone(),
             revocations: store.clone(),
-            onetime: store,
-            throttle: Arc::new(MemoryThrottleStore::new()),
+            onetime: store.clone(),
+            throttle: store,
         }
     }
 
-    /// Each concern in its own store.
+    /// Each concern in its own store; throttling in memory (one process)
+    /// unless [`with_throttle`](Self::with_throttle) says otherwise.
     pub fn new(
         users: Arc<dyn UserStore>,
         tokens: Arc<dyn TokenStore>,
@@ -77,8 +84,9 @@ impl Stores {
     }
 
     /// Connects to `database_url` (migrating its tables) and, when given,
-    /// to Redis, which then holds revocations and the token store (refresh
-    /// families and API keys) so that several instances share them.
+    /// to Redis, which then holds revocations, the token store (refresh
+    /// families and API keys) and the throttling counts, so that several
+    /// instances share them.
     ///
     /// # Errors
     /// [`Error::Config`] for an unknown URL scheme; [`Error::Store`] or
@@ -102,7 +110,8 @@ impl Stores {
         if let Some(url) = redis_url {
             let redis = Arc::new(RedisStore::connect(url, RedisOptions::default()).await?);
             stores.tokens = redis.clone();
-            stores.revocations = redis;
+            stores.revocations = redis.clone();
+            stores.throttle = redis;
         }
         Ok(stores)
     }
