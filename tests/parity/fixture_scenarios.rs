@@ -198,3 +198,31 @@ pub async fn exempt_form(run: &mut Run) {
     )
     .await;
 }
+
+/// B13: without a trusted proxy, `X-Forwarded-For` is ignored: rotating it
+/// does not escape the address limit on failed Basic attempts (50 per 5
+/// minutes from 127.0.0.1), and the 51st gets 429.
+pub async fn forwarded_for_ignored_without_a_trusted_proxy(run: &mut Run) {
+    for n in 0..50 {
+        run.expect_json(
+            &format!("failure {n}"),
+            Req::get("/who")
+                .basic(&format!("user{n}@example.com"), PASSWORD)
+                .header("x-forwarded-for", format!("198.51.100.{n}")),
+            401,
+            json!({"error": "invalid_credentials"}),
+        )
+        .await;
+    }
+    let res = run
+        .expect_json(
+            "B13 rotating the header changes nothing",
+            Req::get("/who")
+                .basic("user50@example.com", PASSWORD)
+                .header("x-forwarded-for", "198.51.100.250"),
+            429,
+            json!({"error": "too_many_requests"}),
+        )
+        .await;
+    assert!(res.header("retry-after").is_some());
+}

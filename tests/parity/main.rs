@@ -38,7 +38,9 @@ use tessera_core::async_trait;
 use tessera_core::error::StoreError;
 use tessera_core::jwt::{RevocationCheck, Revocations};
 use tessera_core::password::{Argon2Hasher, Argon2Params, Password, PasswordPool};
-use tessera_core::throttle::TrustedProxies;
+use tessera_core::throttle::{
+    AccountLimits, Attempt, Hit, RateLimit, ThrottleStore, TrustedProxies,
+};
 use tessera_core::token::FamilyId;
 use tessera_core::users::UserId;
 use tessera_example_common::{Config, Mailer, Stores};
@@ -193,6 +195,66 @@ impl Revocations for Switchable {
     }
 }
 
+/// The same switch for the throttle store: while on, logins meet a store
+/// that cannot answer (K7).
+struct SwitchableThrottle {
+    inner: Arc<dyn ThrottleStore>,
+    fail: Arc<AtomicBool>,
+}
+
+impl SwitchableThrottle {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.fail.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("switched off by the test".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for SwitchableThrottle {
+    async fn begin_attempt(
+        &self,
+        key: &str,
+        limits: &AccountLimits,
+        now: SystemTime,
+    ) -> Result<Attempt, StoreError> {
+        self.check()?;
+        self.inner.begin_attempt(key, limits, now).await
+    }
+
+    async fn clear(&self, key: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.clear(key).await
+    }
+
+    async fn failures(
+        &self,
+        key: &str,
+        limits: &AccountLimits,
+        now: SystemTime,
+    ) -> Result<u32, StoreError> {
+        self.check()?;
+        self.inner.failures(key, limits, now).await
+    }
+
+    async fn hit(&self, key: &str, limit: &RateLimit, now: SystemTime) -> Result<Hit, StoreError> {
+        self.check()?;
+        self.inner.hit(key, limit, now).await
+    }
+
+    async fn forgive(
+        &self,
+        key: &str,
+        limit: &RateLimit,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.forgive(key, limit, now).await
+    }
+}
+
 /// A folder removed when dropped.
 #[derive(Debug)]
 pub struct TempDir(PathBuf);
@@ -237,6 +299,10 @@ async fn config(addr: SocketAddr, outbox: &Path, fail: Arc<AtomicBool>) -> Confi
     let mut stores = Stores::connect("sqlite::memory:", None).await.unwrap();
     stores.revocations = Arc::new(Switchable {
         inner: stores.revocations,
+        fail: fail.clone(),
+    });
+    stores.throttle = Arc::new(SwitchableThrottle {
+        inner: stores.throttle,
         fail,
     });
     Config::new()
@@ -639,4 +705,5 @@ parity!(
     fresh_login,
     optional_identity,
     exempt_form,
+    forwarded_for_ignored_without_a_trusted_proxy,
 );

@@ -650,6 +650,15 @@ pub async fn store_unavailable(run: &mut Run) {
         )
         .await;
     assert_eq!(res.header("retry-after"), Some("5"));
+    // K7: the throttle store is down too: logins fail closed, never
+    // counted afresh.
+    run.expect_json(
+        "K7 login with the throttle store down",
+        Req::post("/auth/login").json(json!({"email": ALICE, "password": PASSWORD})),
+        503,
+        json!({"error": "temporarily_unavailable"}),
+    )
+    .await;
     run.fail_store(false);
     run.expect("store back", Req::get("/me").bearer(&at), 200)
         .await;

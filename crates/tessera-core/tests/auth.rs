@@ -2635,3 +2635,40 @@ async fn k7_a_throttle_store_that_cannot_answer_fails_closed() {
     );
     assert_eq!(counts.get(), (0, 0, 0));
 }
+
+/// B10: an attempt that starts while another is being evaluated meets the
+/// count that one already added (counted before the hash), so a burst of
+/// parallel guesses gets one evaluation, not one each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn b10_parallel_attempts_meet_each_others_counts() {
+    let clock = ManualClock::default();
+    let counts = Arc::new(Counts::default());
+    let mut config = ThrottleConfig::default();
+    config.login = config.login.free_failures(1);
+    let auth = configured(&clock, counts.clone())
+        .in_memory()
+        .throttle(config)
+        .build()
+        .unwrap();
+    auth.register(ALICE, &pw(PASSWORD)).await.unwrap();
+    counts.reset();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let auth = auth.clone();
+        tasks.spawn(async move { auth.login(ALICE, &pw("wrong password"), None).await });
+    }
+    while let Some(result) = tasks.join_next().await {
+        assert_err!(result.unwrap(), AuthError::InvalidCredentials);
+    }
+    assert_eq!(
+        counts.get(),
+        (0, 1, 0),
+        "one evaluation for eight parallel guesses"
+    );
+    assert_eq!(
+        auth.failed_logins(&Login::parse(ALICE).unwrap())
+            .await
+            .unwrap(),
+        1
+    );
+}
