@@ -2,25 +2,8 @@
 //! checking its `event` name and fields, and that no password, token,
 //! session id, CSRF token or key appears in any field of any event.
 //!
-//! | event | fields besides `event` and the message |
-//! | --- | --- |
-//! | `account.registered`, `account.unlocked` | `subject` |
-//! | `account.roles_changed` | `subject`, `roles` |
-//! | `account.activation_changed` | `subject`, `active` |
-//! | `login.succeeded` | `method` (`password`, `session`), `subject` |
-//! | `login.failed` | `method` (`password`, `session`, `basic`, `step_up`), `reason` (`unknown_or_disabled_account`, `wrong_password`, `unusable_hash`), `subject` when known |
-//! | `login.throttled`, `login.locked` | `bucket` (`login`, `step-up`), `retry_after_secs`, `subject` when known |
-//! | `account.locked` | `failures`, `client` |
-//! | `address.throttled` | `bucket`, `client`, `retry_after_secs` |
-//! | `reset.throttled`, `api_key.throttled` | `retry_after_secs` (and `subject`) |
-//! | `refresh.reused` | `subject`, `family` |
-//! | `logout` | `subject`, `method` |
-//! | `logout.all` | `subject` |
-//! | `password.changed`, `password.reset_requested`, `password.reset` | `subject` |
-//! | `session.started`, `session.ended` | `subject` |
-//! | `session.revoked` | `subject` (and `sessions`, the count, for all of them) |
-//! | `api_key.created`, `api_key.revoked` | `subject`, `key` (the key's public id) |
-//! | `csrf.refused` | `method`, `reason` |
+//! The events and their fields are listed in `tessera_core::auth`'s docs
+//! ("Audit events"); this file holds the list to them.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
