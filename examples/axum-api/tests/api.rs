@@ -894,3 +894,88 @@ async fn auth_and_session_responses_are_never_cached() {
         );
     }
 }
+
+/// B2 over HTTP: a login body without its email or password is refused
+/// before any hash (a wrong password costs exactly one); and a throttled
+/// attempt costs none.
+#[tokio::test]
+async fn b2_no_hash_for_a_missing_field_or_a_throttled_attempt() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tessera_core::password::{
+        Argon2Hasher, Argon2Params, Password, PasswordError, PasswordHasher, PasswordPool,
+        PasswordVerifier, Scratch, Verified,
+    };
+
+    struct Counting(Argon2Hasher, Arc<AtomicUsize>);
+    impl PasswordHasher for Counting {
+        fn hash_password_with(
+            &self,
+            password: &Password,
+            scratch: &mut Scratch,
+        ) -> Result<String, PasswordError> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.hash_password_with(password, scratch)
+        }
+        fn verify_dummy_with(
+            &self,
+            password: &Password,
+            scratch: &mut Scratch,
+        ) -> Result<(), PasswordError> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.verify_dummy_with(password, scratch)
+        }
+    }
+    impl PasswordVerifier for Counting {
+        fn verify_password_with(
+            &self,
+            password: &Password,
+            stored: &str,
+            scratch: &mut Scratch,
+        ) -> Result<Verified, PasswordError> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.verify_password_with(password, stored, scratch)
+        }
+    }
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let hasher = Counting(
+        Argon2Hasher::new(Argon2Params::new(256, 1, 1)).unwrap(),
+        calls.clone(),
+    );
+    let pool = PasswordPool::builder().hasher(hasher).build().unwrap();
+    let t = TestApp::with(|config| config.password_pool(pool)).await;
+    t.register(ALICE).await;
+    let cost = |body: Value| {
+        let t = &t;
+        let calls = calls.clone();
+        async move {
+            let before = calls.load(Ordering::SeqCst);
+            let res = t.send(Req::post("/auth/login").json(body)).await;
+            (res.status, calls.load(Ordering::SeqCst) - before)
+        }
+    };
+    assert_eq!(
+        cost(json!({"email": ALICE})).await,
+        (StatusCode::BAD_REQUEST, 0)
+    );
+    assert_eq!(
+        cost(json!({"password": PASSWORD})).await,
+        (StatusCode::BAD_REQUEST, 0)
+    );
+    assert_eq!(
+        cost(json!({"email": null, "password": PASSWORD})).await,
+        (StatusCode::BAD_REQUEST, 0)
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            cost(json!({"email": ALICE, "password": "wrong password"})).await,
+            (StatusCode::UNAUTHORIZED, 1)
+        );
+    }
+    // Within the delay: refused, no hash, even for the right password.
+    assert_eq!(
+        cost(json!({"email": ALICE, "password": PASSWORD})).await,
+        (StatusCode::UNAUTHORIZED, 0)
+    );
+}
