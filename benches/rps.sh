@@ -12,6 +12,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/starter.sh
+source benches/starter.sh
 seconds="${1:-10}"
 connections="${2:-32}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/../target}"
@@ -20,18 +22,9 @@ command -v wrk >/dev/null || { echo "rps.sh: wrk is not installed" >&2; exit 2; 
 cargo build --release --locked -q -p tessera-example-axum -p tessera-example-actix
 
 run() {
-    local package=$1 log addr token pid
-    log=$(mktemp)
-    TESSERA_BIND=127.0.0.1:0 DATABASE_URL=sqlite::memory: RUST_LOG=error \
-        "$CARGO_TARGET_DIR/release/$package" >"$log" 2>/dev/null &
-    pid=$!
+    local package=$1 token
+    start_starter "$package"
     trap 'kill $pid 2>/dev/null || true' RETURN
-    for _ in $(seq 100); do
-        addr=$(sed -n 's/^listening on http:\/\///p' "$log")
-        [ -n "$addr" ] && break
-        sleep 0.1
-    done
-    [ -n "$addr" ] || { echo "rps.sh: $package did not start" >&2; return 1; }
     local account='{"email":"bench@example.com","password":"correct horse battery"}'
     curl -sf "http://$addr/auth/register" -H 'content-type: application/json' -d "$account" >/dev/null
     token=$(curl -sf "http://$addr/auth/login" -H 'content-type: application/json' -d "$account" \
@@ -39,7 +32,6 @@ run() {
     curl -sf "http://$addr/me" -H "authorization: Bearer $token" >/dev/null
     printf '\n== %s: GET /me, JWT (EdDSA), %s connections, %ss\n' "$package" "$connections" "$seconds"
     wrk -t2 -c"$connections" -d"${seconds}s" -H "authorization: Bearer $token" "http://$addr/me"
-    rm -f "$log"
 }
 
 run tessera-example-axum

@@ -12,24 +12,16 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/starter.sh
+source benches/starter.sh
 accounts="${1:-500}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/../target}"
 cargo build --release --locked -q -p tessera-example-axum -p tessera-example-actix
 
 run() {
-    local package=$1 log addr pid
-    log=$(mktemp)
-    TESSERA_BIND=127.0.0.1:0 DATABASE_URL=sqlite::memory: RUST_LOG=error \
-        TESSERA_TRUSTED_PROXIES=127.0.0.1 \
-        "$CARGO_TARGET_DIR/release/$package" >"$log" 2>/dev/null &
-    pid=$!
+    local package=$1
+    start_starter "$package" TESSERA_TRUSTED_PROXIES=127.0.0.1
     trap 'kill $pid 2>/dev/null || true' RETURN
-    for _ in $(seq 100); do
-        addr=$(sed -n 's/^listening on http:\/\///p' "$log")
-        [ -n "$addr" ] && break
-        sleep 0.1
-    done
-    [ -n "$addr" ] || { echo "stuffing.sh: $package did not start" >&2; return 1; }
     for n in $(seq "$accounts"); do
         curl -sf -o /dev/null "http://$addr/auth/register" -H 'content-type: application/json' \
             -H "x-forwarded-for: 10.$((n / 250)).$((n % 250)).1" \
@@ -53,7 +45,6 @@ run() {
         -H 'content-type: application/json' -H 'x-forwarded-for: 198.51.100.7' \
         -d '{"email":"user7@example.com","password":"right password 7"}')
     printf '   the real user7, from another address, right after: %s\n' "$other"
-    rm -f "$log"
 }
 
 run tessera-example-axum

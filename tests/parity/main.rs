@@ -151,13 +151,18 @@ struct Switchable {
     fail: Arc<AtomicBool>,
 }
 
+/// `Err` while the test has switched the stores off.
+fn switched(fail: &AtomicBool) -> Result<(), StoreError> {
+    if fail.load(Ordering::SeqCst) {
+        Err(StoreError::Unavailable("switched off by the test".into()))
+    } else {
+        Ok(())
+    }
+}
+
 impl Switchable {
     fn check(&self) -> Result<(), StoreError> {
-        if self.fail.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable("switched off by the test".into()))
-        } else {
-            Ok(())
-        }
+        switched(&self.fail)
     }
 }
 
@@ -204,11 +209,7 @@ struct SwitchableThrottle {
 
 impl SwitchableThrottle {
     fn check(&self) -> Result<(), StoreError> {
-        if self.fail.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable("switched off by the test".into()))
-        } else {
-            Ok(())
-        }
+        switched(&self.fail)
     }
 }
 
