@@ -1,8 +1,8 @@
 //! Redis stores for [tessera](https://docs.rs/tessera), for deployments
 //! where several instances must share refresh families, revocations,
-//! sessions and used one-time tokens.
+//! sessions, used one-time tokens and login throttling counts.
 //!
-//! One [`RedisStore`] implements four `tessera-core` traits over a
+//! One [`RedisStore`] implements five `tessera-core` traits over a
 //! [`redis::aio::ConnectionManager`] (Tokio):
 //!
 //! | trait | what it keeps |
