@@ -1024,15 +1024,16 @@ mod tests {
 }
 
 /// A [`ThrottleStore`] in memory, for one process. Its memory is bounded:
-/// at most `capacity` keys (100 000 by default, about 15 MB). Stale keys
+/// at most `capacity` keys (100 000 by default, about 20 MiB). Stale keys
 /// (failures past their lock window, rate windows that ended) are swept as
 /// new keys arrive; when the table is still full, the keys that impose
-/// nothing yet (fewer failures than are free, windows under their limit)
-/// are evicted, soonest-expiring first. Keys that delay, lock or limit are
-/// never evicted before they expire: if the table holds nothing else, a new
-/// key is refused with [`StoreError::Unavailable`], and the caller fails
-/// closed, so a flood of random logins can neither grow the table nor
-/// wash out a lock.
+/// nothing at the moment (no wait, lock or limit in force) are evicted,
+/// fewest failures first. A key is never evicted while it delays, locks or
+/// limits: if the table holds nothing else, a new key is refused with
+/// [`StoreError::Unavailable`] and the caller fails closed, so a flood of
+/// random logins can neither grow the table nor wash out a lock. Keeping
+/// the table full that way takes a wait or a lock in force on every key at
+/// once.
 ///
 /// Several instances need a shared store (SQL or Redis) instead.
 pub struct MemoryThrottleStore {
@@ -1045,6 +1046,10 @@ struct ThrottleTable {
     entries: HashMap<String, ThrottleEntry>,
     /// New keys since the last sweep.
     inserted: usize,
+    /// When a full table last had nothing to evict: new keys are refused
+    /// without another scan for a second, so a flood cannot make every
+    /// request scan the table under the lock.
+    full_since: Option<SystemTime>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -1055,8 +1060,8 @@ struct ThrottleEntry {
     at: SystemTime,
     /// When the entry no longer matters.
     expires: SystemTime,
-    /// Whether it delays, locks or limits: never evicted early.
-    protected: bool,
+    /// Until when it delays, locks or limits: never evicted before.
+    protected_until: SystemTime,
 }
 
 /// The default number of keys a [`MemoryThrottleStore`] holds.
@@ -1115,8 +1120,12 @@ impl MemoryThrottleStore {
                 table.entries.retain(|_, entry| entry.expires > now);
                 table.inserted = 0;
             }
-            if table.entries.len() >= self.capacity {
-                Self::evict(table, self.capacity - self.capacity / 4);
+            let recently_full = table.full_since.is_some_and(|at| {
+                now.duration_since(at).unwrap_or_default() < Duration::from_secs(1)
+            });
+            if table.entries.len() >= self.capacity && !recently_full {
+                Self::evict(table, self.capacity - self.capacity / 4, now);
+                table.full_since = (table.entries.len() >= self.capacity).then_some(now);
             }
             if table.entries.len() >= self.capacity {
                 tracing::error!(
@@ -1134,17 +1143,19 @@ impl MemoryThrottleStore {
                 count: 0,
                 at: now,
                 expires: now,
-                protected: false,
+                protected_until: now,
             }))
     }
 
-    /// Evicts unprotected entries, soonest-expiring first, down to `keep`.
-    fn evict(table: &mut ThrottleTable, keep: usize) {
-        let mut candidates: Vec<(SystemTime, String)> = table
+    /// Evicts entries that impose nothing at `now` (no wait, lock or limit
+    /// in force), fewest failures first, then soonest-expiring, down to
+    /// `keep`.
+    fn evict(table: &mut ThrottleTable, keep: usize, now: SystemTime) {
+        let mut candidates: Vec<(u32, SystemTime, String)> = table
             .entries
             .iter()
-            .filter(|(_, entry)| !entry.protected)
-            .map(|(key, entry)| (entry.expires, key.clone()))
+            .filter(|(_, entry)| entry.protected_until <= now)
+            .map(|(key, entry)| (entry.count, entry.expires, key.clone()))
             .collect();
         let excess = table
             .entries
@@ -1157,7 +1168,7 @@ impl MemoryThrottleStore {
         if excess < candidates.len() {
             candidates.select_nth_unstable(excess - 1);
         }
-        for (_, key) in candidates.into_iter().take(excess) {
+        for (_, _, key) in candidates.into_iter().take(excess) {
             table.entries.remove(&key);
         }
     }
@@ -1192,7 +1203,12 @@ impl ThrottleStore for MemoryThrottleStore {
         entry.count = entry.count.saturating_add(1);
         entry.at = now;
         entry.expires = now + limits.lock_window;
-        entry.protected = entry.count >= limits.free_failures;
+        // Protected while it delays the next attempt, or for the whole lock.
+        entry.protected_until = if entry.count >= limits.lock_after.clamp(1, 100) {
+            entry.expires
+        } else {
+            now + limits.delay(entry.count)
+        };
         Ok(Attempt::Allowed {
             failures: entry.count,
         })
@@ -1229,7 +1245,11 @@ impl ThrottleStore for MemoryThrottleStore {
             entry.expires = now + limit.window;
         }
         entry.count = entry.count.saturating_add(1);
-        entry.protected = entry.count >= limit.limit;
+        entry.protected_until = if entry.count >= limit.limit {
+            entry.expires
+        } else {
+            now
+        };
         Ok(Hit {
             allowed: entry.count <= limit.limit,
             count: entry.count,
@@ -1246,7 +1266,9 @@ impl ThrottleStore for MemoryThrottleStore {
         let mut table = lock(&self.table);
         if let Some(entry) = table.entries.get_mut(key).filter(|e| e.expires > now) {
             entry.count = entry.count.saturating_sub(1);
-            entry.protected = entry.count >= limit.limit;
+            if entry.count < limit.limit {
+                entry.protected_until = now;
+            }
         }
         Ok(())
     }

@@ -203,9 +203,10 @@ pub struct ThrottleConfig {
     pub registration_address: RateLimit,
     /// Per client address: password-reset requests (20 per hour).
     pub reset_address: RateLimit,
-    /// Per account (the normalised login): password-reset requests. Over
-    /// the limit no message is sent, and the answer does not change; the
-    /// account is never locked by them (5 per hour).
+    /// Per account (the normalised login) and client address:
+    /// password-reset requests. Over the limit no message is sent, and the
+    /// answer does not change; the account is never locked by them (5 per
+    /// hour).
     pub reset_account: RateLimit,
     /// Per account (its id): API keys created (20 per hour).
     pub api_key_creation: RateLimit,
@@ -244,7 +245,7 @@ pub mod buckets {
     pub const REGISTRATION_ADDRESS: &str = "register-address";
     /// Reset requests of one client address.
     pub const RESET_ADDRESS: &str = "reset-address";
-    /// Reset requests for one account.
+    /// Reset requests for one account from one address.
     pub const RESET_ACCOUNT: &str = "reset";
     /// API keys created by one account.
     pub const API_KEY_CREATION: &str = "api-key";
@@ -667,8 +668,17 @@ mod tests {
             .begin_attempt(&bucket_key("login", "one more"), &limits, t0())
             .await;
         assert!(matches!(refused, Err(StoreError::Unavailable(_))));
+        // Once their waits have passed, such keys impose nothing until their
+        // next failure: a new key may evict one, fewest failures first.
+        let after = t0() + Duration::from_secs(2);
+        assert!(allowed(
+            full.begin_attempt(&bucket_key("login", "one more"), &limits, after)
+                .await
+                .unwrap()
+        ));
+        assert!(full.len() <= 16);
         // Expired keys are swept.
-        full.sweep(t0() + limits.lock_window);
+        full.sweep(t0() + limits.lock_window + Duration::from_secs(2));
         assert!(full.is_empty());
     }
 

@@ -141,10 +141,6 @@ mod dialect {
         "not_before = GREATEST(tessera_revocations.not_before, excluded.not_before), ",
         "keep_until = GREATEST(tessera_revocations.keep_until, excluded.keep_until)"
     );
-
-    /// Locked until the attempt commits.
-    pub(super) const SELECT_THROTTLE_FOR_UPDATE: &str =
-        "SELECT count, at, expires FROM tessera_throttle WHERE key = $1 FOR UPDATE";
 }
 
 crate::store::impl_store!(PgStore, Postgres, dialect);

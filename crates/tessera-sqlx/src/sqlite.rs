@@ -173,10 +173,6 @@ mod dialect {
         "not_before = MAX(tessera_revocations.not_before, excluded.not_before), ",
         "keep_until = MAX(tessera_revocations.keep_until, excluded.keep_until)"
     );
-
-    /// The write lock is already held.
-    pub(super) const SELECT_THROTTLE_FOR_UPDATE: &str =
-        "SELECT count, at, expires FROM tessera_throttle WHERE key = $1";
 }
 
 crate::store::impl_store!(SqliteStore, Sqlite, dialect);

@@ -1051,19 +1051,19 @@ macro_rules! impl_store {
                     // attempts for one key run one after the other, each
                     // seeing the count the previous one committed.
                     let mut tx = self.begin_write().await?;
-                    sqlx::query(concat!(
+                    // One statement creates the row if absent and returns
+                    // it; on PostgreSQL the no-op update also locks it until
+                    // commit, so a concurrent clear cannot slip between.
+                    let (count, at, row_expires): (i64, i64, i64) = sqlx::query_as(concat!(
                         "INSERT INTO tessera_throttle (key, count, at, expires) ",
-                        "VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO NOTHING"
+                        "VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO UPDATE SET ",
+                        "count = tessera_throttle.count ",
+                        "RETURNING count, at, expires"
                     ))
                     .bind(key)
                     .bind(now_ms)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
-                    let (count, at, row_expires): (i64, i64, i64) =
-                        sqlx::query_as($dialect::SELECT_THROTTLE_FOR_UPDATE)
-                            .bind(key)
-                            .fetch_one(&mut *tx)
-                            .await?;
                     // An expired row counts nothing: failures past the
                     // lock window are forgotten.
                     let count = throttle_count(count, row_expires, now_ms)?;
@@ -1072,6 +1072,13 @@ macro_rules! impl_store {
                         tx.rollback().await?;
                         return Ok(refusal);
                     }
+                    // The rule's own forgetting, to the nanosecond (the row's
+                    // millisecond expiry can lag it by one).
+                    let count = if now.duration_since(at).unwrap_or_default() >= limits.lock_window {
+                        0
+                    } else {
+                        count
+                    };
                     let failures = count.saturating_add(1);
                     sqlx::query(
                         "UPDATE tessera_throttle SET count = $2, at = $3, expires = $4 WHERE key = $1",

@@ -248,7 +248,7 @@ impl Auth {
             Ok(user) => {
                 // Failures against the login before it was an account were
                 // against nobody: the new account starts unthrottled (B16).
-                self.clear_throttling(&user).await?;
+                self.clear_throttling_after_commit(&user).await;
                 tracing::info!(target: "tessera::audit", event = "account.registered", subject = %user.id, "account registered");
                 Ok(user)
             }
@@ -281,6 +281,15 @@ impl Auth {
         self.clear_throttling(&user).await?;
         tracing::info!(target: "tessera::audit", event = "account.unlocked", subject = %id, "account unlocked");
         Ok(user)
+    }
+
+    /// [`clear_throttling`](Self::clear_throttling) after a change that is
+    /// already committed: a store error is logged, not returned, since the
+    /// change went through (and a count left in place loosens nothing).
+    async fn clear_throttling_after_commit(&self, user: &User) {
+        if let Err(error) = self.clear_throttling(user).await {
+            tracing::warn!(target: "tessera::auth", subject = %user.id, error = %error, "could not clear throttling after a committed change");
+        }
     }
 
     async fn clear_throttling(&self, user: &User) -> Result<(), AuthError> {
@@ -334,7 +343,7 @@ impl Auth {
                     event = "login.throttled",
                     bucket,
                     subject = subject.map(UserId::as_str),
-                    retry_after_secs = retry_after.as_secs(),
+                    retry_after_secs = ceil_secs(retry_after),
                     "attempt refused: within a throttling delay"
                 );
                 Err(AuthError::InvalidCredentials)
@@ -345,12 +354,12 @@ impl Auth {
                     event = "login.locked",
                     bucket,
                     subject = subject.map(UserId::as_str),
-                    retry_after_secs = retry_after.as_secs(),
+                    retry_after_secs = ceil_secs(retry_after),
                     "attempt refused: account locked"
                 );
                 Err(if self.inner.throttle.disclose_lock {
                     AuthError::AccountLocked {
-                        retry_after: retry_after.as_secs(),
+                        retry_after: ceil_secs(retry_after),
                     }
                 } else {
                     AuthError::InvalidCredentials
@@ -381,11 +390,11 @@ impl Auth {
                 event = "address.throttled",
                 bucket,
                 client = ?client.address,
-                retry_after_secs = hit.retry_after.as_secs(),
+                retry_after_secs = ceil_secs(hit.retry_after),
                 "request refused: client address over its limit"
             );
             return Err(AuthError::Throttled {
-                retry_after: hit.retry_after.as_secs(),
+                retry_after: ceil_secs(hit.retry_after),
             });
         }
         Ok(Some(key))
@@ -898,20 +907,34 @@ impl Auth {
             .await
     }
 
-    async fn reset_token(&self, login: &Login) -> Result<Option<(User, OneTimeToken)>, AuthError> {
-        // Per account, whether it exists or not: over the limit no message
-        // goes out, and the answer is the same. Never a lock.
+    async fn reset_token(
+        &self,
+        client: &Client,
+        login: &Login,
+    ) -> Result<Option<(User, OneTimeToken)>, AuthError> {
+        // Per account and client address, whether the account exists or
+        // not: over the limit no message goes out, and the answer is the
+        // same. Never a lock; and someone else's requests from another
+        // address cannot hold back the owner's own.
+        let value = match client.address {
+            Some(address) => format!(
+                "{}|{}",
+                login.as_str(),
+                crate::throttle::address_bucket(address)
+            ),
+            None => login.as_str().to_owned(),
+        };
         let hit = self
             .inner
             .throttle_store
             .hit(
-                &bucket_key(buckets::RESET_ACCOUNT, login.as_str()),
+                &bucket_key(buckets::RESET_ACCOUNT, &value),
                 &self.inner.throttle.reset_account,
                 self.inner.clock.now(),
             )
             .await?;
         if !hit.allowed {
-            tracing::info!(target: "tessera::audit", event = "reset.throttled", retry_after_secs = hit.retry_after.as_secs(), "reset request for an account over its limit: no message");
+            tracing::info!(target: "tessera::audit", event = "reset.throttled", retry_after_secs = ceil_secs(hit.retry_after), "reset request for an account over its limit: no message");
             return Ok(None);
         }
         let Some(user) = self
@@ -982,7 +1005,7 @@ impl Auth {
             .await?;
         self.revoke_everything(&user.id).await?;
         // A completed reset lifts the lock it may have been needed for.
-        self.clear_throttling(&user).await?;
+        self.clear_throttling_after_commit(&user).await;
         tracing::info!(target: "tessera::audit", event = "password.reset", subject = %user.id, "password reset");
         Ok(())
     }
@@ -1034,9 +1057,9 @@ impl Auth {
             )
             .await?;
         if !hit.allowed {
-            tracing::info!(target: "tessera::audit", event = "api_key.throttled", subject = %user.id, retry_after_secs = hit.retry_after.as_secs(), "API key creation over its limit");
+            tracing::info!(target: "tessera::audit", event = "api_key.throttled", subject = %user.id, retry_after_secs = ceil_secs(hit.retry_after), "API key creation over its limit");
             return Err(AuthError::Throttled {
-                retry_after: hit.retry_after.as_secs(),
+                retry_after: ceil_secs(hit.retry_after),
             });
         }
         // Within the account's roles and within what the caller holds: a
@@ -1394,6 +1417,12 @@ fn onetime_error(error: OneTimeError) -> AuthError {
     }
 }
 
+/// Whole seconds, rounded up: a client that waits `Retry-After` must not
+/// be refused again.
+fn ceil_secs(duration: std::time::Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
 fn jwt_error(error: JwtError) -> AuthError {
     match error {
         JwtError::Store(e) => e.into(),
@@ -1496,7 +1525,7 @@ impl ClientAuth<'_> {
             )
             .await?;
         match Login::parse(email) {
-            Ok(login) => self.auth.reset_token(&login).await,
+            Ok(login) => self.auth.reset_token(&self.client, &login).await,
             Err(_) => Ok(None),
         }
     }

@@ -178,7 +178,18 @@ impl RequestPolicy {
                 self.trusted_proxies
                     .client_address(peer, request.header_values("x-forwarded-for")),
             ),
-            None => Client::unknown(),
+            None => {
+                static WARNED: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
+                if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(
+                        target: "tessera::auth",
+                        "the server does not say who the client is: per-address throttling is off \
+                         (axum: serve with into_make_service_with_connect_info::<SocketAddr>())"
+                    );
+                }
+                Client::unknown()
+            }
         }
     }
 
