@@ -1316,7 +1316,9 @@ pub async fn throttle_rate_buckets(b: &dyn Backend) {
         assert!(hit.allowed && hit.count == n, "{}: {hit:?}", b.name());
     }
     s.throttle.forgive(&key, &rate, t0).await.unwrap();
-    assert!(s.throttle.hit(&key, &rate, t0).await.unwrap().allowed);
+    let hit = s.throttle.hit(&key, &rate, t0).await.unwrap();
+    assert!(hit.allowed, "{}: {hit:?}", b.name());
+    assert_eq!(hit.window_start, t0, "{}", b.name());
     let refused = s
         .throttle
         .hit(&key, &rate, t0 + Duration::from_secs(100))
@@ -1335,9 +1337,12 @@ pub async fn throttle_rate_buckets(b: &dyn Backend) {
         .await
         .unwrap();
     assert!(next.allowed && next.count == 1, "{}: {next:?}", b.name());
-    // Forgiving an ended window changes nothing.
-    s.throttle
-        .forgive(&key, &rate, t0 + Duration::from_secs(900))
+    // Forgiving an event of the ended window does not reach into this one.
+    s.throttle.forgive(&key, &rate, t0).await.unwrap();
+    let again = s
+        .throttle
+        .hit(&key, &rate, t0 + Duration::from_secs(301))
         .await
         .unwrap();
+    assert_eq!(again.count, 2, "{}: {again:?}", b.name());
 }

@@ -1250,24 +1250,25 @@ impl ThrottleStore for MemoryThrottleStore {
         } else {
             now
         };
-        Ok(Hit {
-            allowed: entry.count <= limit.limit,
-            count: entry.count,
-            retry_after: entry.expires.duration_since(now).unwrap_or(Duration::ZERO),
-        })
+        Ok(Hit::new(
+            entry.count <= limit.limit,
+            entry.count,
+            entry.expires.duration_since(now).unwrap_or(Duration::ZERO),
+            entry.at,
+        ))
     }
 
     async fn forgive(
         &self,
         key: &str,
         limit: &RateLimit,
-        now: SystemTime,
+        window_start: SystemTime,
     ) -> Result<(), StoreError> {
         let mut table = lock(&self.table);
-        if let Some(entry) = table.entries.get_mut(key).filter(|e| e.expires > now) {
+        if let Some(entry) = table.entries.get_mut(key).filter(|e| e.at == window_start) {
             entry.count = entry.count.saturating_sub(1);
             if entry.count < limit.limit {
-                entry.protected_until = now;
+                entry.protected_until = window_start;
             }
         }
         Ok(())

@@ -313,16 +313,22 @@ pub struct Hit {
     pub count: u32,
     /// When the current window ends.
     pub retry_after: Duration,
+    /// When the window that counted the event started: what
+    /// [`ThrottleStore::forgive`] takes, so that forgiving never reaches
+    /// into a later window.
+    pub window_start: SystemTime,
 }
 
 impl Hit {
-    /// A decision: `allowed`, with `count` events in the window, which ends
-    /// in `retry_after` (for store implementations).
-    pub fn new(allowed: bool, count: u32, retry_after: Duration) -> Self {
+    /// A decision: `allowed`, with `count` events in the window that
+    /// started at `window_start` and ends in `retry_after` (for store
+    /// implementations).
+    pub fn new(allowed: bool, count: u32, retry_after: Duration, window_start: SystemTime) -> Self {
         Self {
             allowed,
             count,
             retry_after,
+            window_start,
         }
     }
 }
@@ -362,13 +368,15 @@ pub trait ThrottleStore: Send + Sync {
     /// says whether it is within the limit.
     async fn hit(&self, key: &str, limit: &RateLimit, now: SystemTime) -> Result<Hit, StoreError>;
 
-    /// Takes back one event counted by [`hit`](Self::hit) in the current
-    /// window (an attempt counted before its outcome that succeeded).
+    /// Takes back one event counted by [`hit`](Self::hit) (an attempt
+    /// counted before its outcome that succeeded), only if the window that
+    /// counted it, [`Hit::window_start`], is still the key's: a success at
+    /// the end of one window never erases a failure of the next.
     async fn forgive(
         &self,
         key: &str,
         limit: &RateLimit,
-        now: SystemTime,
+        window_start: SystemTime,
     ) -> Result<(), StoreError>;
 }
 
@@ -621,7 +629,10 @@ mod tests {
             let hit = store.hit(&key, &rate, t0()).await.unwrap();
             assert!(hit.allowed && hit.count == n);
         }
-        store.forgive(&key, &rate, t0()).await.unwrap();
+        let start = store.hit(&key, &rate, t0()).await.unwrap().window_start;
+        assert_eq!(start, t0());
+        store.forgive(&key, &rate, start).await.unwrap();
+        store.forgive(&key, &rate, start).await.unwrap();
         assert!(store.hit(&key, &rate, t0()).await.unwrap().allowed);
         let refused = store
             .hit(&key, &rate, t0() + Duration::from_secs(100))

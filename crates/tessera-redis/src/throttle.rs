@@ -54,7 +54,7 @@ return {0, count}
 
 /// KEYS: bucket. ARGV: now, window, TTL. Counts one event in the window
 /// that holds `now` (a new one when the last ended); returns `{count,
-/// milliseconds to the window's end}`.
+/// milliseconds to the window's end, the window's start}`.
 static HIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -70,19 +70,19 @@ end
 count = count + 1
 redis.call('HSET', KEYS[1], 'count', count, 'start', start)
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return {count, start + window - now}
+return {count, start + window - now, start}
 ",
     )
 });
 
-/// KEYS: bucket. ARGV: now, window. Takes back one event of a live window.
+/// KEYS: bucket. ARGV: the start of the window that counted the event.
+/// Takes the event back only if that window is still the key's.
 static FORGIVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local v = redis.call('HMGET', KEYS[1], 'count', 'start')
 local count, start = tonumber(v[1]), tonumber(v[2])
-if count and start and count > 0 and now < start + window then
+if count and start and count > 0 and start == tonumber(ARGV[1]) then
   redis.call('HINCRBY', KEYS[1], 'count', -1)
 end
 return 0
@@ -177,7 +177,7 @@ impl ThrottleStore for RedisStore {
 
     async fn hit(&self, key: &str, limit: &RateLimit, now: SystemTime) -> Result<Hit, StoreError> {
         self.run(async {
-            let (events, left): (i64, i64) = HIT
+            let (events, left, start): (i64, i64, u64) = HIT
                 .key(self.key(THROTTLE, key))
                 .arg(ms(now))
                 .arg(millis(limit.window))
@@ -187,7 +187,8 @@ impl ThrottleStore for RedisStore {
                 .map_err(fail)?;
             let events = count(events)?;
             let left = Duration::from_millis(u64::try_from(left).unwrap_or(0));
-            Ok(Hit::new(events <= limit.limit, events, left))
+            let window_start = UNIX_EPOCH + Duration::from_millis(start);
+            Ok(Hit::new(events <= limit.limit, events, left, window_start))
         })
         .await
     }
@@ -195,14 +196,13 @@ impl ThrottleStore for RedisStore {
     async fn forgive(
         &self,
         key: &str,
-        limit: &RateLimit,
-        now: SystemTime,
+        _limit: &RateLimit,
+        window_start: SystemTime,
     ) -> Result<(), StoreError> {
         self.run(async {
             FORGIVE
                 .key(self.key(THROTTLE, key))
-                .arg(ms(now))
-                .arg(millis(limit.window))
+                .arg(ms(window_start))
                 .invoke_async::<i64>(&mut self.con())
                 .await
                 .map_err(fail)

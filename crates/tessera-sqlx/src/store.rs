@@ -1144,7 +1144,7 @@ macro_rules! impl_store {
                 self.run("throttle_hit", || async move {
                     // One statement: racing hits each count once. A window
                     // that ended starts over at this hit.
-                    let (count, expires): (i64, i64) = sqlx::query_as(concat!(
+                    let (count, start, expires): (i64, i64, i64) = sqlx::query_as(concat!(
                         "INSERT INTO tessera_throttle (key, count, at, expires) ",
                         "VALUES ($1, 1, $2, $3) ON CONFLICT (key) DO UPDATE SET ",
                         "count = CASE WHEN tessera_throttle.expires <= $2 THEN 1 ",
@@ -1153,7 +1153,7 @@ macro_rules! impl_store {
                         "ELSE tessera_throttle.at END, ",
                         "expires = CASE WHEN tessera_throttle.expires <= $2 THEN $3 ",
                         "ELSE tessera_throttle.expires END ",
-                        "RETURNING count, expires"
+                        "RETURNING count, at, expires"
                     ))
                     .bind(key)
                     .bind(now_ms)
@@ -1164,7 +1164,8 @@ macro_rules! impl_store {
                     let retry_after = from_ms(expires)
                         .and_then(|end| end.duration_since(now).ok())
                         .unwrap_or_default();
-                    Ok(Hit::new(count <= allowed, count, retry_after))
+                    let window_start = from_ms(start).unwrap_or(now);
+                    Ok(Hit::new(count <= allowed, count, retry_after, window_start))
                 })
                 .await
             }
@@ -1173,16 +1174,17 @@ macro_rules! impl_store {
                 &self,
                 key: &str,
                 _limit: &RateLimit,
-                now: SystemTime,
+                window_start: SystemTime,
             ) -> Result<(), StoreError> {
-                let now_ms = to_ms(now);
+                let start_ms = to_ms(window_start);
                 self.run("throttle_forgive", || async move {
+                    // Only in the window that counted the event.
                     sqlx::query(concat!(
                         "UPDATE tessera_throttle SET count = count - 1 ",
-                        "WHERE key = $1 AND expires > $2 AND count > 0"
+                        "WHERE key = $1 AND at = $2 AND count > 0"
                     ))
                     .bind(key)
-                    .bind(now_ms)
+                    .bind(start_ms)
                     .execute(&self.pool)
                     .await?;
                     Ok(())

@@ -369,13 +369,14 @@ impl Auth {
     }
 
     /// Counts one event of `client` in a per-address bucket; 429 over the
-    /// limit. Returns the key, to forgive the event after a success.
+    /// limit. Returns the key and the window, to forgive the event after a
+    /// success.
     async fn hit_address(
         &self,
         client: &Client,
         bucket: &'static str,
         limit: &RateLimit,
-    ) -> Result<Option<String>, AuthError> {
+    ) -> Result<Option<(String, std::time::SystemTime)>, AuthError> {
         let Some(key) = client.key(bucket) else {
             return Ok(None);
         };
@@ -397,7 +398,7 @@ impl Auth {
                 retry_after: ceil_secs(hit.retry_after),
             });
         }
-        Ok(Some(key))
+        Ok(Some((key, hit.window_start)))
     }
 
     /// A throttled password check (login, session login, Basic): the
@@ -428,9 +429,9 @@ impl Auth {
             Ok(user) => {
                 let store = &self.inner.throttle_store;
                 store.clear(&account_key).await?;
-                if let Some(key) = &address_key {
+                if let Some((key, window_start)) = &address_key {
                     store
-                        .forgive(key, &throttle.login_address, self.inner.clock.now())
+                        .forgive(key, &throttle.login_address, *window_start)
                         .await?;
                 }
                 Ok(user)
