@@ -136,7 +136,13 @@ fn verify(stored: &str) -> Result<ExitCode, String> {
     let prepared = PasswordPolicy::default()
         .prepare(&password)
         .map_err(|e| format!("password refused: {e}"))?;
-    match Argon2Hasher::default().verify_password(&prepared, stored) {
+    // Hashes of other systems too (Werkzeug, Django, bcrypt), reported as
+    // needing a rehash.
+    #[cfg(feature = "legacy")]
+    let verifier = tessera_core::password::legacy::LegacyHasher::new(Argon2Hasher::default());
+    #[cfg(not(feature = "legacy"))]
+    let verifier = Argon2Hasher::default();
+    match verifier.verify_password(&prepared, stored) {
         Ok(verified) if verified.is_valid() => {
             println!("valid");
             if verified.needs_rehash() {

@@ -71,6 +71,16 @@ fn a_weaker_hash_prints_needs_rehash() {
     assert_eq!(stdout(&verified), "valid\nneeds-rehash\n");
 }
 
+/// What an unknown scheme is called: with legacy formats, "unsupported"
+/// and its prefix; without, argon2's "unknown algorithm".
+fn unknown_scheme() -> &'static str {
+    if cfg!(feature = "legacy") {
+        "unsupported"
+    } else {
+        "unknown"
+    }
+}
+
 #[test]
 fn an_over_limit_or_malformed_hash_exits_2_with_a_reason() {
     for (hash, reason) in [
@@ -78,8 +88,8 @@ fn an_over_limit_or_malformed_hash_exits_2_with_a_reason() {
             "$argon2id$v=19$m=8388608,t=2,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
             "m=8388608",
         ),
-        ("$md4$abc", "unknown"),
-        ("", "unknown"),
+        ("$md4$abc", unknown_scheme()),
+        ("", unknown_scheme()),
         ("$argon2id$v=19$m=19456", "malformed"),
     ] {
         let out = tessera(&["verify", "--hash", hash], b"hunter22\n");
@@ -150,4 +160,24 @@ fn calibrate_prints_a_table_and_a_recommendation() {
 
     let bad = tessera(&["calibrate", "--max-memory-mib", "100000"], b"");
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// Legacy hashes (feature `legacy`, on by default): valid ones print
+/// `needs-rehash`; an unknown scheme is exit 2, naming it.
+#[cfg(feature = "legacy")]
+#[test]
+fn verify_accepts_legacy_hashes() {
+    // Werkzeug: generate_password_hash("correct horse battery", "pbkdf2:sha256:1000")
+    let werkzeug = "pbkdf2:sha256:1000$esgmF7PaDkpgjcPH$e7baecf4da3781f0964fe194269c482e1bb0b329630552bb40e1d41da77c6dba";
+    let out = tessera(&["verify", "--hash", werkzeug], b"correct horse battery\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "valid\nneeds-rehash\n"
+    );
+    let out = tessera(&["verify", "--hash", werkzeug], b"correct horse batterz\n");
+    assert_eq!(out.status.code(), Some(1));
+    let out = tessera(&["verify", "--hash", "md5$abc$def"], b"x\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"md5\""));
 }

@@ -116,6 +116,11 @@ pub enum PasswordError {
     /// PHC string at all (garbage, empty).
     #[error("unknown or unsupported password hash algorithm")]
     UnknownAlgorithm,
+    /// The stored hash belongs to a scheme tessera does not verify (with the
+    /// `legacy` feature: anything but argon2 and the legacy schemes); the
+    /// scheme's prefix, for the operator.
+    #[error("unsupported password hash scheme {0:?}")]
+    UnsupportedScheme(String),
     /// The stored hash names a supported algorithm but cannot be parsed or
     /// holds values the algorithm rejects.
     #[error("malformed password hash: {0}")]

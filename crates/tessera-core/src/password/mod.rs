@@ -46,6 +46,8 @@
 //! ```
 
 mod argon2id;
+#[cfg(feature = "legacy")]
+pub mod legacy;
 mod policy;
 mod pool;
 
