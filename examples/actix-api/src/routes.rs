@@ -116,22 +116,9 @@ pub(crate) async fn change_password(
     CurrentSession(session): CurrentSession,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Answer {
-    let session = session.filter(|_| identity.method == AuthMethod::Session);
-    let changed = app
-        .auth
-        .change_password(
-            &identity,
-            session,
-            &Password::new(body.current_password),
-            &Password::new(body.new_password),
-        )
-        .await?;
-    let mut tokens = Tokens::from(&changed.tokens);
-    Ok(match changed.session {
-        Some(session) => {
-            tokens.csrf_token = Some(app.auth.csrf().token(session.id()));
-            with_session_cookie(&app, &session).json(tokens)
-        }
+    let (tokens, session) = api::change_password(&app.auth, &identity, session, body).await?;
+    Ok(match session {
+        Some(session) => with_session_cookie(&app, &session).json(tokens),
         None => HttpResponse::Ok().json(tokens),
     })
 }

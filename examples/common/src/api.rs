@@ -342,6 +342,35 @@ pub fn parse_body<T: DeserializeOwned>(
     })
 }
 
+/// `POST /auth/password`: changes the password of a fresh caller. A
+/// session caller keeps its session under a new id, returned with the CSRF
+/// token for it in the answer; the adapter sets its cookie.
+///
+/// # Errors
+/// As [`Auth::change_password`].
+pub async fn change_password(
+    auth: &Auth,
+    identity: &Identity,
+    session: Option<tessera_core::session::Session>,
+    body: PasswordChange,
+) -> Result<(Tokens, Option<tessera_core::session::Session>), AuthError> {
+    let session =
+        session.filter(|_| identity.method == tessera_core::identity::AuthMethod::Session);
+    let changed = auth
+        .change_password(
+            identity,
+            session,
+            &tessera_core::password::Password::new(body.current_password),
+            &tessera_core::password::Password::new(body.new_password),
+        )
+        .await?;
+    let mut tokens = Tokens::from(&changed.tokens);
+    if let Some(session) = &changed.session {
+        tokens.csrf_token = Some(auth.csrf().token(session.id()));
+    }
+    Ok((tokens, changed.session))
+}
+
 /// `GET /me`: the caller's account and what this request may do.
 ///
 /// # Errors
