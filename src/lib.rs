@@ -9,7 +9,7 @@
 //! | `redis` | `tessera::redis::RedisStore`: tokens, revocations, sessions and one-time tokens on Redis |
 //! | `axum` | `tessera::axum`: the layer, extractors and guards for axum 0.8 |
 //! | `actix-web` | `tessera::actix`: the middleware, extractors and guards for actix-web 4 |
-//! | `legacy` | `tessera::password::legacy`: verify Werkzeug, Django and bcrypt hashes, upgraded to argon2id on login |
+//! | `legacy` | `tessera::password::legacy`: verify Werkzeug, Django, passlib, argon2-cffi and bcrypt hashes, upgraded to argon2id on login |
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 

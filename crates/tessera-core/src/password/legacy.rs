@@ -13,6 +13,9 @@
 //! | Werkzeug PBKDF2 | `pbkdf2:<sha1\|sha256\|sha512>:<iterations>$<salt>$<hex>` (the salt is used as its UTF-8 text) | Flask, `werkzeug.security` since 0.9 |
 //! | Werkzeug scrypt | `scrypt:<N>:<r>:<p>$<salt>$<hex>` (64-byte output) | Werkzeug 3 (its default) |
 //! | Django PBKDF2 | `pbkdf2_sha256$<iterations>$<salt>$<base64>`, `pbkdf2_sha1$…` | `django.contrib.auth.hashers` |
+//! | Django argon2 | `argon2$argon2id$v=19$…` (a PHC string after `argon2`) | `Argon2PasswordHasher` |
+//! | argon2-cffi | `$argon2id$`, `$argon2i$`, `$argon2d$`, `v=19`, `v=16` or none, 16- or 32-byte tags | argon2-cffi, passlib's argon2 |
+//! | passlib PBKDF2 | `$pbkdf2-sha256$<rounds>$<salt>$<checksum>` (adapted base64) | `passlib.hash.pbkdf2_sha256` |
 //! | bcrypt | `$2a$`, `$2b$`, `$2y$` + cost + salt and hash | pyca/bcrypt, Flask-Bcrypt, PHP |
 //!
 //! bcrypt uses only the first 72 bytes of a password: a legacy bcrypt hash
@@ -25,10 +28,11 @@
 //! naming its prefix; a malformed one of a known scheme is
 //! [`PasswordError::MalformedHash`]; neither ever panics.
 //!
-//! Not yet here (the rest of the legacy-formats issue): passlib's formats,
-//! `$5$`/`$6$` SHA-crypt, bcrypt-sha256, PHC pbkdf2/scrypt, Django's other
-//! hashers, argon2-cffi's older versions, application peppers, and trying
-//! the raw (un-normalised) password when the NFKC form does not verify.
+//! Not yet here (the rest of the legacy-formats issue): passlib's
+//! `$5$`/`$6$` SHA-crypt and bcrypt-sha256, PHC pbkdf2/scrypt
+//! (`$pbkdf2-sha256$i=…`, `$scrypt$ln=…`), Django's bcrypt_sha256 and
+//! scrypt hashers, application peppers, and trying the raw
+//! (un-normalised) password when the NFKC form does not verify.
 //!
 //! ```
 //! use tessera_core::password::{Argon2Hasher, Argon2Params, Password, PasswordVerifier};
@@ -228,6 +232,37 @@ impl LegacyHasher {
         Ok(bool::from(out.as_slice().ct_eq(&expected)))
     }
 
+    /// passlib: `$pbkdf2-sha256$<rounds>$<salt>$<checksum>`, salt and
+    /// checksum in passlib's adapted base64 (`.` for `+`, no padding).
+    fn passlib_pbkdf2_sha256(&self, password: &[u8], stored: &str) -> Result<bool, PasswordError> {
+        let mut parts = stored.split('$').skip(2);
+        let (Some(rounds), Some(salt), Some(checksum), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(PasswordError::MalformedHash("passlib pbkdf2 fields"));
+        };
+        let rounds: u32 = rounds
+            .parse()
+            .ok()
+            .filter(|&r| r > 0)
+            .ok_or(PasswordError::MalformedHash("passlib pbkdf2 rounds"))?;
+        self.check(
+            "iterations",
+            u64::from(rounds),
+            u64::from(self.limits.max_pbkdf2_iterations),
+        )?;
+        let salt = ab64_decode(salt)?;
+        let expected = ab64_decode(checksum)?;
+        if expected.len() != 32 {
+            return Err(PasswordError::MalformedHash(
+                "passlib pbkdf2 checksum length",
+            ));
+        }
+        let mut out = Zeroizing::new([0u8; 32]);
+        pbkdf2::pbkdf2_hmac::<Sha256>(password, &salt, rounds, out.as_mut_slice());
+        Ok(bool::from(out.as_slice().ct_eq(&expected)))
+    }
+
     /// bcrypt `$2a$`, `$2b$`, `$2y$` (the first 72 bytes of the password).
     fn bcrypt(&self, password: &[u8], stored: &str) -> Result<bool, PasswordError> {
         let cost: u32 = stored
@@ -251,6 +286,19 @@ fn werkzeug_parts(stored: &str) -> Result<(&str, &str, &str), PasswordError> {
         (Some(method), Some(salt), Some(hex), None) if !salt.is_empty() => Ok((method, salt, hex)),
         _ => Err(PasswordError::MalformedHash("werkzeug fields")),
     }
+}
+
+/// passlib's adapted base64: the standard alphabet with `.` for `+`,
+/// without padding.
+fn ab64_decode(text: &str) -> Result<Vec<u8>, PasswordError> {
+    if text.is_empty() || text.len() > 128 {
+        return Err(PasswordError::MalformedHash("passlib base64 length"));
+    }
+    let mut standard = text.replace('.', "+");
+    while !standard.len().is_multiple_of(4) {
+        standard.push('=');
+    }
+    Base64::decode_vec(&standard).map_err(|_| PasswordError::MalformedHash("passlib base64"))
 }
 
 fn decode_hex(hex: &str) -> Result<Vec<u8>, PasswordError> {
@@ -309,7 +357,19 @@ impl PasswordVerifier for LegacyHasher {
         scratch: &mut Scratch,
     ) -> Result<Verified, PasswordError> {
         if stored.starts_with("$argon2") {
+            // tessera's own format, and argon2-cffi's (every version).
             return self.current.verify_password_with(password, stored, scratch);
+        }
+        if let Some(phc) = stored.strip_prefix("argon2$argon2") {
+            // Django's argon2 hasher: `argon2` before the PHC string.
+            let verified =
+                self.current
+                    .verify_password_with(password, &format!("$argon2{phc}"), scratch)?;
+            return Ok(if verified.is_valid() {
+                Verified::valid(true)
+            } else {
+                Verified::INVALID
+            });
         }
         let raw = password.expose_secret().as_bytes();
         let matched = if stored.starts_with("pbkdf2:") {
@@ -318,6 +378,9 @@ impl PasswordVerifier for LegacyHasher {
             self.werkzeug_scrypt(raw, stored)?
         } else if stored.starts_with("pbkdf2_sha256$") || stored.starts_with("pbkdf2_sha1$") {
             self.django_pbkdf2(raw, stored)?
+        } else if stored.starts_with("$pbkdf2-sha256$") && !stored.starts_with("$pbkdf2-sha256$i=")
+        {
+            self.passlib_pbkdf2_sha256(raw, stored)?
         } else if ["$2a$", "$2b$", "$2y$"]
             .iter()
             .any(|p| stored.starts_with(p))
@@ -381,6 +444,10 @@ mod tests {
             "$2b$04$short",
             "$2b$xx$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             "$2b$04$££££££££££££££££££££££££££",
+            "$pbkdf2-sha256$x$c2FsdA$c3Vt",
+            "$pbkdf2-sha256$1000$c2FsdA$c2hvcnQ",
+            "$pbkdf2-sha256$1000$!!$c3Vt",
+            "$pbkdf2-sha256$1000$c2FsdA",
         ] {
             assert!(
                 matches!(
@@ -406,6 +473,7 @@ mod tests {
             format!("scrypt:1048576:16:1$salt${}", "ab".repeat(64)),
             format!("scrypt:1024:8:64$salt${}", "ab".repeat(64)),
             format!("$2b$20${}", "a".repeat(53)),
+            format!("$pbkdf2-sha256$1000000000$c2FsdA${}", "A".repeat(43)),
         ] {
             assert!(
                 matches!(

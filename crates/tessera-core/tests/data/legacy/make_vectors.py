@@ -2,7 +2,7 @@
 that tessera's legacy verifier must accept (issue: keep users' passwords
 when a team moves from Flask or Django).
 
-    python3 -m venv venv && venv/bin/pip install werkzeug bcrypt django
+    python3 -m venv venv && venv/bin/pip install werkzeug bcrypt django passlib argon2-cffi
     venv/bin/python make_vectors.py > legacy.json
 
 Each vector: the scheme, the library and version that made it, the stored
@@ -18,18 +18,30 @@ import importlib.metadata as meta
 import bcrypt
 from werkzeug.security import generate_password_hash
 
+from argon2 import low_level
 from django.conf import settings
+from passlib.hash import pbkdf2_sha256 as passlib_pbkdf2_sha256
 
 settings.configure(
     PASSWORD_HASHERS=[
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
     ]
 )
 from django.contrib.auth.hashers import (  # noqa: E402
+    Argon2PasswordHasher,
     PBKDF2PasswordHasher,
     PBKDF2SHA1PasswordHasher,
 )
+
+
+class CheapArgon2(Argon2PasswordHasher):
+    """Django's argon2 hasher at test costs (its format is unchanged)."""
+
+    time_cost = 1
+    memory_cost = 256
+    parallelism = 1
 
 PASSWORDS = [
     "correct horse battery",
@@ -99,5 +111,33 @@ for password in PASSWORDS:
     stored = bcrypt.hashpw(raw[:72], bcrypt.gensalt(4)).decode().replace("$2b$", "$2y$", 1)
     add("bcrypt $2y$", pybcrypt, stored, password)
 add("bcrypt $2b$", pybcrypt, bcrypt.hashpw(PASSWORDS[0].encode(), bcrypt.gensalt()).decode(), PASSWORDS[0], True)
+
+cheap = CheapArgon2()
+for password in PASSWORDS:
+    add("django argon2", django, cheap.encode(password, cheap.salt()), password)
+argon2_default = Argon2PasswordHasher()
+add("django argon2", django, argon2_default.encode(PASSWORDS[0], argon2_default.salt()), PASSWORDS[0], True)
+
+cffi = version("argon2-cffi")
+for password in PASSWORDS:
+    raw = password.encode()
+    for kind, name in [(low_level.Type.ID, "argon2id"), (low_level.Type.I, "argon2i"), (low_level.Type.D, "argon2d")]:
+        for ver, tag in [(0x13, 32), (0x10, 16)]:
+            stored = low_level.hash_secret(
+                raw, b"saltsaltsaltsalt", time_cost=1, memory_cost=256,
+                parallelism=1, hash_len=tag, type=kind, version=ver,
+            ).decode()
+            add(f"argon2-cffi {name} v={ver:#x}", cffi, stored, password)
+    # Strings of argon2-cffi before 16.0 carried no version: 0x10.
+    stored = low_level.hash_secret(
+        raw, b"saltsaltsaltsalt", time_cost=1, memory_cost=256, parallelism=1,
+        hash_len=16, type=low_level.Type.I, version=0x10,
+    ).decode().replace("$v=16", "", 1)
+    add("argon2-cffi argon2i without v", cffi, stored, password)
+
+passlib = version("passlib")
+for password in PASSWORDS:
+    add("passlib pbkdf2_sha256", passlib, passlib_pbkdf2_sha256.using(rounds=1000).hash(password), password)
+add("passlib pbkdf2_sha256", passlib, passlib_pbkdf2_sha256.hash(PASSWORDS[0]), PASSWORDS[0], True)
 
 print(json.dumps(vectors, indent=1, ensure_ascii=False))
