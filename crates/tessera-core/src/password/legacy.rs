@@ -316,19 +316,35 @@ fn decode_hex(hex: &str) -> Result<Vec<u8>, PasswordError> {
         .collect()
 }
 
-/// The scheme prefix of `stored`, for the error of an unsupported one: up
-/// to the first separator, at most 32 visible ASCII characters.
+/// The scheme prefix of `stored`, for the error of an unsupported one: the
+/// text before the first `$` or `:` separator when the string has the
+/// shape of a hash (two separators or more) and the prefix that of a scheme
+/// name (at most 32 letters, digits, `-` and `_`), else `(none)`. A column
+/// of plain-text passwords must not end up in an error message or a log.
 fn prefix(stored: &str) -> String {
-    let end = stored
-        .char_indices()
-        .skip(1)
-        .find(|(_, c)| matches!(c, '$' | ':'))
-        .map_or(stored.len(), |(i, _)| i);
-    stored[..end]
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(32)
-        .collect()
+    // Hash formats have at least two separators (`md5$salt$hash`,
+    // `$1$salt$hash`); a lone one is more likely part of a password.
+    if stored.matches(['$', ':']).count() < 2 {
+        return "(none)".to_owned();
+    }
+    let name = stored.strip_prefix('$').unwrap_or(stored);
+    let Some(end) = name.find(['$', ':']) else {
+        return "(none)".to_owned();
+    };
+    let name = &name[..end];
+    if name.is_empty()
+        || name.len() > 32
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+    {
+        return "(none)".to_owned();
+    }
+    if stored.starts_with('$') {
+        format!("${name}")
+    } else {
+        name.to_owned()
+    }
 }
 
 impl PasswordHasher for LegacyHasher {
@@ -428,6 +444,25 @@ mod tests {
             h.verify_password(&pw, "md5$abc$def"),
             Err(PasswordError::UnsupportedScheme(p)) if p == "md5"
         ));
+        assert!(matches!(
+            h.verify_password(&pw, "$1$abc"),
+            Err(PasswordError::UnsupportedScheme(p)) if p == "$1"
+        ));
+        // A plain-text password column is never echoed back.
+        for plain in [
+            "hunter2",
+            "my secret password",
+            "s3cr3t!$x",
+            "correct:horse",
+        ] {
+            assert!(
+                matches!(
+                    h.verify_password(&pw, plain),
+                    Err(PasswordError::UnsupportedScheme(p)) if p == "(none)" || !plain.contains(&p)
+                ),
+                "{plain}"
+            );
+        }
         for stored in [
             "pbkdf2:sha256",
             "pbkdf2:sha256:1000$$ab",
