@@ -452,3 +452,44 @@ async fn csrf_refusals() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn reset_and_api_key_throttling() {
+    captured(|capture| async move {
+        let mut config = ThrottleConfig::default();
+        config.reset_account = RateLimit::new(1, std::time::Duration::from_secs(3600));
+        config.api_key_creation = RateLimit::new(1, std::time::Duration::from_secs(3600));
+        let auth = auth(config);
+        let user = auth.register(ALICE, &pw(PASSWORD)).await.unwrap();
+        let (_, token) = auth.request_password_reset(ALICE).await.unwrap().unwrap();
+        assert!(auth.request_password_reset(ALICE).await.unwrap().is_none());
+        capture.one("reset.throttled", &["retry_after_secs"]);
+        let tokens = auth.login(ALICE, &pw(PASSWORD), None).await.unwrap();
+        let identity = auth
+            .authenticate(&Credentials::Bearer(tokens.access_token.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        let key = auth
+            .issue_api_key(&identity, "ci", ["notes:read".to_owned()].into())
+            .await
+            .unwrap();
+        let refused = auth
+            .issue_api_key(&identity, "ci2", ["notes:read".to_owned()].into())
+            .await;
+        assert!(
+            matches!(refused, Err(AuthError::Throttled { .. })),
+            "{refused:?}"
+        );
+        let event = capture.one("api_key.throttled", &["subject", "retry_after_secs"]);
+        assert_eq!(event["subject"], user.id.as_str());
+        capture.assert_secret_free(&[
+            PASSWORD,
+            token.expose_secret(),
+            key.token.expose_secret(),
+            &tokens.access_token,
+            ALICE,
+        ]);
+    })
+    .await;
+}
