@@ -1,8 +1,9 @@
 //! Password hashing costs, side by side.
 //!
 //! ```sh
-//! cargo bench --bench hashing                 # everything
-//! cargo bench --bench hashing -- owasp        # one group
+//! cargo bench --bench hashing                       # everything
+//! cargo bench --bench hashing -- owasp              # one group
+//! cargo bench --bench hashing --features legacy -- legacy
 //! ```
 //!
 //! - `owasp`: the OWASP Password Storage Cheat Sheet's argon2id rows, which
@@ -15,6 +16,12 @@
 //! - `pool`: verifications per second through a `PasswordPool` with the
 //!   default worker count, at 1, 2, 8 and 32 concurrent callers. Throughput
 //!   stops growing at the number of workers; extra callers wait in the queue.
+//! - `legacy` (feature `legacy`): verification time of each legacy scheme
+//!   at its library's current default cost (the `default` vectors of
+//!   `crates/tessera-core/tests/data/legacy/legacy.json`, made by the
+//!   libraries themselves), next to argon2id at tessera's default, so a team
+//!   knows what importing a user table costs per login until each hash is
+//!   upgraded.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -111,6 +118,48 @@ fn pool_throughput(c: &mut Criterion) {
     group.finish();
 }
 
+#[cfg(feature = "legacy")]
+fn legacy(c: &mut Criterion) {
+    use tessera::password::legacy::LegacyHasher;
+
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/tessera-core/tests/data/legacy/legacy.json"
+    ))
+    .unwrap();
+    let vectors: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let hasher = LegacyHasher::new(Argon2Hasher::default());
+    let mut group = c.benchmark_group("legacy");
+    for vector in vectors.iter().filter(|v| v["default"] == true) {
+        let scheme = vector["scheme"].as_str().unwrap();
+        let stored = vector["stored"].as_str().unwrap().to_owned();
+        let password = Password::new(vector["password"].as_str().unwrap());
+        let name = format!("{scheme} ({})", vector["library"].as_str().unwrap());
+        group.bench_function(BenchmarkId::new("verify", name), |b| {
+            b.iter(|| {
+                let verified = hasher.verify_password(&password, &stored).unwrap();
+                assert!(verified.is_valid());
+            });
+        });
+    }
+    let password = Password::new("correct horse battery");
+    let argon2 = Argon2Hasher::default().hash_password(&password).unwrap();
+    group.bench_function(
+        BenchmarkId::new("verify", "argon2id (tessera default)"),
+        |b| {
+            b.iter(|| {
+                let verified = hasher.verify_password(&password, &argon2).unwrap();
+                assert!(verified.is_valid());
+            });
+        },
+    );
+    group.finish();
+}
+
+/// Without the feature there is nothing to time.
+#[cfg(not(feature = "legacy"))]
+fn legacy(_: &mut Criterion) {}
+
 fn config() -> Criterion {
     // Each hash takes tens of milliseconds: few samples are enough.
     Criterion::default()
@@ -122,6 +171,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = owasp_rows, rfc9106_second, hash_vs_verify, pool_throughput
+    targets = owasp_rows, rfc9106_second, hash_vs_verify, pool_throughput, legacy
 }
 criterion_main!(benches);

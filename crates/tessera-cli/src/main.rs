@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tessera_core::password::{
     Argon2Hasher, Argon2Params, Password, PasswordError, PasswordHasher, PasswordPolicy,
-    PasswordVerifier,
+    PasswordVerifier, Scratch,
 };
 use zeroize::Zeroize;
 
@@ -136,13 +136,14 @@ fn verify(stored: &str) -> Result<ExitCode, String> {
     let prepared = PasswordPolicy::default()
         .prepare(&password)
         .map_err(|e| format!("password refused: {e}"))?;
-    // Hashes of other systems too (Werkzeug, Django, bcrypt), reported as
-    // needing a rehash.
+    // Hashes of other systems too (Werkzeug, Django, passlib, bcrypt,
+    // argon2-cffi), reported as needing a rehash; for those, the password
+    // as typed is tried when its normalised form does not match.
     #[cfg(feature = "legacy")]
     let verifier = tessera_core::password::legacy::LegacyHasher::new(Argon2Hasher::default());
     #[cfg(not(feature = "legacy"))]
     let verifier = Argon2Hasher::default();
-    match verifier.verify_password(&prepared, stored) {
+    match verifier.verify_prepared_with(&prepared, &password, stored, &mut Scratch::new()) {
         Ok(verified) if verified.is_valid() => {
             println!("valid");
             if verified.needs_rehash() {

@@ -181,3 +181,44 @@ fn verify_accepts_legacy_hashes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"md5\""));
 }
+
+/// Every scheme of the generated vectors (made by Werkzeug, Django,
+/// passlib, pyca/bcrypt and argon2-cffi; Flask-Security's need its pepper,
+/// which the command does not take), including a password that NFKC
+/// changes, hashed as typed.
+#[cfg(feature = "legacy")]
+#[test]
+fn verify_accepts_every_legacy_scheme() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tessera-core/tests/data/legacy/legacy.json"
+    ))
+    .unwrap();
+    let vectors: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let mut schemes = std::collections::BTreeSet::new();
+    for vector in &vectors {
+        let scheme = vector["scheme"].as_str().unwrap();
+        let password = vector["password"].as_str().unwrap();
+        if vector["default"] == true
+            || vector.get("flask_security_salt").is_some()
+            || !matches!(password, "correct horse battery" | "ﬁne ｐａｓｓ")
+        {
+            continue;
+        }
+        let stored = vector["stored"].as_str().unwrap();
+        let out = tessera(
+            &["verify", "--hash", stored],
+            format!("{password}\n").as_bytes(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{scheme}: {stored}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "valid\nneeds-rehash\n",
+            "{scheme}"
+        );
+        let out = tessera(&["verify", "--hash", stored], b"correct horse batterz\n");
+        assert_eq!(out.status.code(), Some(1), "{scheme}: {stored}");
+        schemes.insert(scheme);
+    }
+    assert_eq!(schemes.len(), 29, "{schemes:?}");
+}

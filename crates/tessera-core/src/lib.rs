@@ -10,7 +10,7 @@
 //! | [`auth`] | [`Auth`](auth::Auth), the service: register, login, refresh, logout, password change and reset, API keys, administration, `authenticate` |
 //! | [`identity`] | [`Credentials`](identity::Credentials) read from a request and the [`Identity`](identity::Identity) they resolve to |
 //! | [`authz`] | [`Requirement`](authz::Requirement): role, scope, fresh, any-of, all-of; an empty one denies |
-//! | [`password`] | argon2id hashing on a bounded worker pool, the password policy, `needs_rehash`, ceilings on stored hashes, dummy verification; with feature `legacy`, Werkzeug, Django and bcrypt hashes verified and upgraded on login |
+//! | [`password`] | argon2id hashing on a bounded worker pool, the password policy, `needs_rehash`, ceilings on stored hashes, dummy verification; with feature `legacy`, Werkzeug, Django, passlib, bcrypt, argon2-cffi and Flask-Security hashes verified and upgraded on login (import guide: `password::legacy::guide`) |
 //! | [`users`] | [`User`], normalised [`Login`]s and the [`UserStore`] trait |
 //! | [`token`] | opaque refresh tokens and API keys, stored as digests; refresh families with atomic rotation and reuse detection; [`TokenStore`](token::TokenStore) |
 //! | [`jwt`] | access tokens (`at+jwt`) issued and strictly verified on the injected clock; key sets, JWKS, [`Revocations`](jwt::Revocations) |

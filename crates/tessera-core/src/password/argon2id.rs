@@ -309,6 +309,19 @@ impl PasswordVerifier for Argon2Hasher {
         stored: &str,
         scratch: &mut Scratch,
     ) -> Result<Verified, PasswordError> {
+        self.verify_bytes_with(password.expose_secret().as_bytes(), stored, scratch)
+    }
+}
+
+impl Argon2Hasher {
+    /// [`PasswordVerifier::verify_password_with`] for input that is not
+    /// necessarily text (a legacy scheme's peppered password).
+    pub(crate) fn verify_bytes_with(
+        &self,
+        password: &[u8],
+        stored: &str,
+        scratch: &mut Scratch,
+    ) -> Result<Verified, PasswordError> {
         let parsed = parse_stored(stored, &self.limits).inspect_err(|e| {
             if let PasswordError::ParamsOutOfBounds { param, value, max } = e {
                 // A stored hash no configuration of ours produces: planted,
@@ -323,13 +336,7 @@ impl PasswordVerifier for Argon2Hasher {
         let mut out = Zeroizing::new([0u8; Output::MAX_LENGTH]);
         let out = &mut out[..parsed.expected.len()];
         let argon2 = Argon2::new(parsed.algorithm, parsed.version, parsed.params.clone());
-        self.run(
-            &argon2,
-            password.expose_secret().as_bytes(),
-            &parsed.salt,
-            out,
-            scratch,
-        )?;
+        self.run(&argon2, password, &parsed.salt, out, scratch)?;
         if !bool::from(out.ct_eq(parsed.expected.as_bytes())) {
             return Ok(Verified::INVALID);
         }

@@ -269,6 +269,26 @@ pub trait PasswordVerifier: Send + Sync {
     ) -> Result<Verified, PasswordError> {
         self.verify_password_with(password, stored, &mut Scratch::new())
     }
+
+    /// Verifies `prepared`, the form a [`PasswordPolicy`] made of what the
+    /// user typed (`typed`; NFKC-normalised by default).
+    ///
+    /// tessera hashes the prepared form, but systems that do not normalise
+    /// hashed the password as typed. The default verifies `prepared` only.
+    /// A verifier of such hashes (`legacy::LegacyHasher`, feature `legacy`)
+    /// also tries `typed` when it differs and `prepared` did not match, and
+    /// reports that match as needing a rehash, so the stored hash moves to
+    /// the prepared form on this login. [`PasswordPool::verify`] calls this.
+    fn verify_prepared_with(
+        &self,
+        prepared: &Password,
+        typed: &Password,
+        stored: &str,
+        scratch: &mut Scratch,
+    ) -> Result<Verified, PasswordError> {
+        let _ = typed;
+        self.verify_password_with(prepared, stored, scratch)
+    }
 }
 
 /// Both halves, as one object-safe trait for `Arc<dyn PasswordHashing>`.

@@ -75,9 +75,9 @@ fn fold(s: &str) -> String {
     out
 }
 
-/// The most NFKC can expand UTF-8 text, in bytes (Unicode Normalization
+/// The most NFKC (and NFKD) can expand UTF-8 text, in bytes (Unicode Normalization
 /// FAQ, "maximum expansion factor").
-const NFKC_MAX_EXPANSION: usize = 11;
+pub(crate) const NFKC_MAX_EXPANSION: usize = 11;
 
 /// The rules a new password must meet, and the normalisation every password
 /// goes through before it is hashed or verified.

@@ -145,9 +145,16 @@ impl PasswordPool {
         stored: &str,
     ) -> Result<Verified, PasswordError> {
         let prepared = self.inner.policy.prepare(password)?;
+        // What the user typed, for hashes that other systems made from it
+        // (see `PasswordVerifier::verify_prepared_with`).
+        let typed =
+            (prepared.expose_secret() != password.expose_secret()).then(|| password.clone());
         let stored = stored.to_owned();
-        self.run(move |hasher, scratch| hasher.verify_password_with(&prepared, &stored, scratch))
-            .await
+        self.run(move |hasher, scratch| {
+            let typed = typed.as_ref().unwrap_or(&prepared);
+            hasher.verify_prepared_with(&prepared, typed, &stored, scratch)
+        })
+        .await
     }
 
     /// Costs what [`verify`](Self::verify) costs at the current parameters,
