@@ -587,3 +587,54 @@ fn refused_by_design(stored: &str) -> Option<&'static str> {
     }
     None
 }
+
+/// Fast digests of old Werkzeug and Django releases (`legacy-old.json`,
+/// made by Werkzeug 2.2.3 and Django 4.2): unsupported by default, verified
+/// and rehashed with `dangerous_accept_fast_digests`.
+#[test]
+fn fast_digests_only_when_accepted_dangerously() {
+    use tessera_core::error::PasswordError;
+
+    let strict = LegacyHasher::new(Argon2Hasher::new(Argon2Params::new(256, 1, 1)).unwrap());
+    let accepting = strict.clone().dangerous_accept_fast_digests();
+    let mut schemes = BTreeSet::new();
+    for vector in vectors("legacy-old.json") {
+        let scheme = vector["scheme"].as_str().unwrap();
+        let stored = vector["stored"].as_str().unwrap();
+        let password = vector["password"].as_str().unwrap();
+        assert_eq!(
+            Scheme::identify(stored),
+            Some(Scheme::FastDigest),
+            "{stored}"
+        );
+        let refused = strict.verify_password(&Password::new(password), stored);
+        let Err(PasswordError::UnsupportedScheme(prefix)) = refused else {
+            panic!("{stored}: {refused:?}");
+        };
+        assert!(
+            [
+                "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "plain"
+            ]
+            .contains(&prefix.as_str())
+        );
+        let verified = verify(&accepting, password, stored);
+        assert!(
+            verified.is_valid() && verified.needs_rehash(),
+            "{scheme}: {stored}"
+        );
+        let wrong = vector["wrong"].as_str().unwrap();
+        assert!(
+            !verify(&accepting, wrong, stored).is_valid(),
+            "{scheme}: {stored}"
+        );
+        schemes.insert(scheme.to_owned());
+    }
+    assert_eq!(schemes.len(), 10, "{schemes:?}");
+    // A plain-text row never reaches an error message.
+    let Err(PasswordError::UnsupportedScheme(prefix)) =
+        strict.verify_password(&Password::new("x"), "plain$$hunter2")
+    else {
+        panic!("plain$$ accepted without the opt-in");
+    };
+    assert_eq!(prefix, "plain");
+}

@@ -25,6 +25,7 @@
 //! | `Sha256Crypt`, `Sha512Crypt` | `$5$[rounds=<n>$]<salt>$<hash>`, `$6$…` | passlib's `sha256_crypt` / `sha512_crypt`, glibc `crypt(3)` |
 //! | `BcryptSha256` | `$bcrypt-sha256$v=2,t=2b,r=<cost>$<salt>$<hash>` (and v1, `$bcrypt-sha256$2a,<cost>$…`) | passlib's `bcrypt_sha256` |
 //! | `Bcrypt` | `$2a$`, `$2b$`, `$2y$` + cost + salt and hash | pyca/bcrypt, Flask-Bcrypt, passlib's `bcrypt`, PHP |
+//! | `FastDigest` (only with [`LegacyHasher::dangerous_accept_fast_digests`]) | `sha1$<salt>$<hex>`, `md5$…`, `sha256$…` (and sha224/384/512), `sha1$$<hex>`, `plain$$<password>` | Werkzeug before 0.9 (its default `sha1`) and its other methods until 2.3; Django's `SHA1PasswordHasher`, `MD5PasswordHasher` and unsalted hashers |
 //!
 //! bcrypt uses only the first 72 bytes of a password: a legacy bcrypt hash
 //! is verified that way, as its scheme defines, and the argon2id hash that
@@ -167,6 +168,12 @@ pub enum Scheme {
     BcryptSha256,
     /// bcrypt, `$2a$`, `$2b$`, `$2y$`.
     Bcrypt,
+    /// One fast digest: `md5$…`, `sha1$…`, `sha224$…`, `sha256$…`,
+    /// `sha384$…`, `sha512$…` (Werkzeug's salted HMAC methods, its default
+    /// before 0.9; Django's salted and unsalted SHA-1 and MD5 hashers) and
+    /// Werkzeug's `plain$$<password>`. Verified only with
+    /// [`LegacyHasher::dangerous_accept_fast_digests`].
+    FastDigest,
 }
 
 impl Scheme {
@@ -179,7 +186,7 @@ impl Scheme {
     ///
     /// assert_eq!(Scheme::identify("$6$rounds=656000$salt$…"), Some(Scheme::Sha512Crypt));
     /// assert_eq!(Scheme::identify("pbkdf2_sha256$1000000$salt$…"), Some(Scheme::DjangoPbkdf2));
-    /// assert_eq!(Scheme::identify("md5$salt$…"), None);
+    /// assert_eq!(Scheme::identify("crypt$salt$…"), None);
     /// ```
     pub fn identify(stored: &str) -> Option<Self> {
         const PREFIXES: &[(&str, Scheme)] = &[
@@ -199,6 +206,13 @@ impl Scheme {
             ("$2a$", Scheme::Bcrypt),
             ("$2b$", Scheme::Bcrypt),
             ("$2y$", Scheme::Bcrypt),
+            ("md5$", Scheme::FastDigest),
+            ("sha1$", Scheme::FastDigest),
+            ("sha224$", Scheme::FastDigest),
+            ("sha256$", Scheme::FastDigest),
+            ("sha384$", Scheme::FastDigest),
+            ("sha512$", Scheme::FastDigest),
+            ("plain$$", Scheme::FastDigest),
         ];
         if let Some(&(_, scheme)) = PREFIXES.iter().find(|(p, _)| stored.starts_with(p)) {
             return Some(scheme);
@@ -233,6 +247,7 @@ impl Scheme {
             Self::Sha512Crypt => "sha512-crypt",
             Self::BcryptSha256 => "bcrypt-sha256",
             Self::Bcrypt => "bcrypt",
+            Self::FastDigest => "fast-digest",
         }
     }
 
@@ -262,6 +277,7 @@ pub struct LegacyHasher {
     current: Argon2Hasher,
     limits: LegacyLimits,
     pepper: Option<Arc<dyn Pepper>>,
+    fast_digests: bool,
 }
 
 impl LegacyHasher {
@@ -272,6 +288,7 @@ impl LegacyHasher {
             current,
             limits: LegacyLimits::default(),
             pepper: None,
+            fast_digests: false,
         }
     }
 
@@ -303,6 +320,24 @@ impl LegacyHasher {
     #[must_use]
     pub fn pepper(mut self, pepper: impl Pepper + 'static) -> Self {
         self.pepper = Some(Arc::new(pepper));
+        self
+    }
+
+    /// Also verifies [`Scheme::FastDigest`] strings: one MD5 or SHA
+    /// computation, salted or not, or a password stored as it is
+    /// (Werkzeug's `plain$$`), as Werkzeug before 0.9 and Django's oldest
+    /// hashers wrote them. Off by default, when such a string is
+    /// [`PasswordError::UnsupportedScheme`].
+    ///
+    /// Dangerous because these strings are cracked at billions of guesses a
+    /// second on one GPU: a table holding them should be treated as leaked
+    /// already. Accepting them lets those users log in once more, which
+    /// replaces the string with argon2id; the alternative is a reset for
+    /// each. The plain-text comparison also reveals the stored password's
+    /// length through timing.
+    #[must_use]
+    pub fn dangerous_accept_fast_digests(mut self) -> Self {
+        self.fast_digests = true;
         self
     }
 
@@ -340,6 +375,8 @@ impl LegacyHasher {
             }
             Scheme::BcryptSha256 => schemes::passlib_bcrypt_sha256(limits, password, stored)?,
             Scheme::Bcrypt => schemes::bcrypt(limits, password, stored)?,
+            Scheme::FastDigest if self.fast_digests => schemes::fast_digest(password, stored)?,
+            Scheme::FastDigest => return Err(PasswordError::UnsupportedScheme(prefix(stored))),
         };
         // Any legacy match is replaced with argon2id on this login.
         Ok(if matched {

@@ -568,6 +568,61 @@ pub(super) fn bcrypt(
     ::bcrypt::verify(password, stored).map_err(|_| PasswordError::MalformedHash("bcrypt"))
 }
 
+/// Single fast digests (with
+/// [`dangerous_accept_fast_digests`](super::LegacyHasher::dangerous_accept_fast_digests)):
+/// `<digest>$<salt>$<hex>` is Werkzeug's salted method, HMAC with the salt
+/// as key (its default before 0.9), or Django's salted hasher, the digest of
+/// salt and password (both are tried); `<digest>$$<hex>` the unsalted
+/// digest (both); Werkzeug's `plain$$<password>`.
+pub(super) fn fast_digest(password: &[u8], stored: &str) -> Result<bool, PasswordError> {
+    // Werkzeug splits at the first two `$`: a plain password may hold more.
+    let mut parts = stored.splitn(3, '$');
+    let (Some(method), Some(salt), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(PasswordError::MalformedHash("fast digest fields"));
+    };
+    if method == "plain" {
+        if !salt.is_empty() {
+            return Err(PasswordError::MalformedHash("plain with a salt"));
+        }
+        // Lengths differ in time; the column holds the password itself.
+        return Ok(matches(password, value.as_bytes()));
+    }
+    let expected = decode_hex(value)?;
+    let salt = salt.as_bytes();
+    macro_rules! check {
+        ($digest:ty) => {{
+            if expected.len() != <$digest as Digest>::output_size() {
+                return Err(PasswordError::MalformedHash("digest length"));
+            }
+            if salt.is_empty() {
+                let digest = Zeroizing::new(<$digest as Digest>::digest(password).to_vec());
+                return Ok(matches(&digest, &expected));
+            }
+            let mut mac = <Hmac<$digest> as KeyInit>::new_from_slice(salt)
+                .map_err(|_| PasswordError::Internal("HMAC key"))?;
+            mac.update(password);
+            let werkzeug = Zeroizing::new(mac.finalize().into_bytes().to_vec());
+            let mut concatenated = <$digest as Digest>::new();
+            concatenated.update(salt);
+            concatenated.update(password);
+            let django = Zeroizing::new(concatenated.finalize().to_vec());
+            // Both computed, then combined without branching on either.
+            Ok(bool::from(
+                werkzeug.ct_eq(&expected) | django.ct_eq(&expected),
+            ))
+        }};
+    }
+    match method {
+        "md5" => check!(md5::Md5),
+        "sha1" => check!(sha1::Sha1),
+        "sha224" => check!(sha2::Sha224),
+        "sha256" => check!(Sha256),
+        "sha384" => check!(sha2::Sha384),
+        "sha512" => check!(Sha512),
+        _ => Err(PasswordError::MalformedHash("fast digest method")),
+    }
+}
+
 /// passlib's adapted base64: the standard alphabet with `.` for `+`,
 /// without padding.
 fn ab64_decode(text: &str) -> Result<Vec<u8>, PasswordError> {
