@@ -142,7 +142,31 @@ fn legacy(c: &mut Criterion) {
             });
         });
     }
+    // RustCrypto's PHC strings at their defaults (PBKDF2-SHA256 600 000
+    // rounds; scrypt ln=17, r=8, p=1).
     let password = Password::new("correct horse battery");
+    let rustcrypto = {
+        use password_hash::PasswordHasher as _;
+        let salt = b"0123456789abcdef";
+        let pbkdf2: password_hash::phc::PasswordHash = pbkdf2::Pbkdf2::default()
+            .hash_password_with_salt(password.expose_secret().as_bytes(), salt)
+            .unwrap();
+        let scrypt: password_hash::phc::PasswordHash = scrypt::Scrypt::default()
+            .hash_password_with_salt(password.expose_secret().as_bytes(), salt)
+            .unwrap();
+        [
+            ("pbkdf2-phc (RustCrypto pbkdf2 0.13)", pbkdf2.to_string()),
+            ("scrypt-phc (RustCrypto scrypt 0.12)", scrypt.to_string()),
+        ]
+    };
+    for (name, stored) in rustcrypto {
+        group.bench_function(BenchmarkId::new("verify", name), |b| {
+            b.iter(|| {
+                let verified = hasher.verify_password(&password, &stored).unwrap();
+                assert!(verified.is_valid());
+            });
+        });
+    }
     let argon2 = Argon2Hasher::default().hash_password(&password).unwrap();
     group.bench_function(
         BenchmarkId::new("verify", "argon2id (tessera default)"),

@@ -241,6 +241,21 @@ pub trait PasswordHasher: Send + Sync {
         password: &Password,
         scratch: &mut Scratch,
     ) -> Result<(), PasswordError>;
+
+    /// [`verify_dummy_with`](Self::verify_dummy_with) for a password a
+    /// [`PasswordPolicy`] prepared from `typed`: a hasher whose
+    /// [`PasswordVerifier::verify_prepared_with`] tries more than one form
+    /// does as much work here as a wrong password costs there. The default
+    /// ignores `typed`. [`PasswordPool::verify_dummy`] calls this.
+    fn verify_dummy_prepared_with(
+        &self,
+        prepared: &Password,
+        typed: &Password,
+        scratch: &mut Scratch,
+    ) -> Result<(), PasswordError> {
+        let _ = typed;
+        self.verify_dummy_with(prepared, scratch)
+    }
 }
 
 /// Checks a password against a stored hash.
@@ -279,6 +294,8 @@ pub trait PasswordVerifier: Send + Sync {
     /// also tries `typed` when it differs and `prepared` did not match, and
     /// reports that match as needing a rehash, so the stored hash moves to
     /// the prepared form on this login. [`PasswordPool::verify`] calls this.
+    /// A wrapper around another verifier must forward this method too, or
+    /// the inner one loses `typed`.
     fn verify_prepared_with(
         &self,
         prepared: &Password,

@@ -165,8 +165,13 @@ impl PasswordPool {
     /// As [`verify`](Self::verify), except for stored-hash errors.
     pub async fn verify_dummy(&self, password: &Password) -> Result<(), PasswordError> {
         let prepared = self.inner.policy.prepare(password)?;
-        self.run(move |hasher, scratch| hasher.verify_dummy_with(&prepared, scratch))
-            .await
+        let typed =
+            (prepared.expose_secret() != password.expose_secret()).then(|| password.clone());
+        self.run(move |hasher, scratch| {
+            let typed = typed.as_ref().unwrap_or(&prepared);
+            hasher.verify_dummy_prepared_with(&prepared, typed, scratch)
+        })
+        .await
     }
 
     /// The policy applied by [`hash`](Self::hash) and [`verify`](Self::verify).

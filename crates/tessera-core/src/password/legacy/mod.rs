@@ -18,7 +18,7 @@
 //! | `DjangoBcryptSha256` | `bcrypt_sha256$$2b$…`: bcrypt of the hex SHA-256 of the password | Django's `BCryptSHA256PasswordHasher` |
 //! | `DjangoBcrypt` | `bcrypt$$2b$…` | Django's `BCryptPasswordHasher` |
 //! | `DjangoScrypt` | `scrypt$<N>$<salt>$<r>$<p>$<base64>` (64-byte output) | Django's `ScryptPasswordHasher` (4.0+) |
-//! | `Argon2` | `$argon2id$`, `$argon2i$`, `$argon2d$`; `v=19`, `v=16` or none; 16- or 32-byte tags | tessera, argon2-cffi, passlib, RustCrypto |
+//! | `Argon2` | `$argon2id$`, `$argon2i$`, `$argon2d$`; `v=19`, `v=16` or none; tags of 10 to 64 bytes | tessera, argon2-cffi, passlib, RustCrypto |
 //! | `Pbkdf2Mcf` | `$pbkdf2-sha256$<rounds>$<salt>$<checksum>`, `$pbkdf2$…` (SHA-1), `$pbkdf2-sha512$…` (adapted base64) | passlib's `pbkdf2_<digest>`, RustCrypto `pbkdf2` (`mcf`) |
 //! | `Pbkdf2Phc` | `$pbkdf2-sha256$i=<rounds>,l=<length>$<salt>$<hash>`, `$pbkdf2-sha512$…` | RustCrypto `pbkdf2` (`phc`) |
 //! | `ScryptPhc` | `$scrypt$ln=<log₂ N>,r=<r>,p=<p>$<salt>$<hash>` | passlib's `scrypt`, RustCrypto `scrypt` |
@@ -34,12 +34,16 @@
 //! # Untrusted stored strings
 //!
 //! Every scheme's cost has a ceiling ([`LegacyLimits`]), checked before any
-//! work: a planted hash with 10⁹ iterations is refused, not computed. A
+//! work: PBKDF2 iterations times output blocks, scrypt memory (both of its
+//! buffers) and work, bcrypt cost, SHA-crypt rounds and the password length
+//! SHA-crypt hashes with. A planted hash with 10⁹ iterations is refused,
+//! not computed. Output lengths other than their writers' are refused too
+//! (a truncated PBKDF2 or scrypt output is a prefix of the full one). A
 //! string of no supported scheme is [`PasswordError::UnsupportedScheme`],
-//! naming its prefix (only when the string has the shape of a hash: a
-//! column of plain-text passwords never reaches an error or a log); a
-//! malformed one of a known scheme is [`PasswordError::MalformedHash`];
-//! neither ever panics. Comparisons are constant-time, and through a
+//! naming its prefix only when that is the identifier of a known format
+//! (`$1`, `crypt`, …): a column of plain-text passwords never reaches an
+//! error or a log. A malformed string of a known scheme is
+//! [`PasswordError::MalformedHash`]; neither ever panics. Comparisons are constant-time, and through a
 //! [`PasswordPool`](super::PasswordPool) the work runs on its workers, as
 //! argon2 does.
 //!
@@ -60,14 +64,19 @@
 //! [`Pepper`] says how ([`FlaskSecurityHmac`] for Flask-Security's HMAC with
 //! `SECURITY_PASSWORD_SALT`), installed with [`LegacyHasher::pepper`]. For
 //! argon2 strings, which tessera's own hashes share, the password is tried
-//! unpeppered first, then peppered: with a pepper configured, a wrong
-//! password costs two argon2 verifications until the pepper is removed
+//! unpeppered first, then peppered (so with a pepper, the peppered value
+//! itself, a password equivalent, also opens those rows): with a pepper
+//! configured, a wrong password costs two argon2 verifications (and the
+//! dummy for unknown accounts two as well) until the pepper is removed
 //! (once no peppered hash is left: see the
 //! [import guide](guide)).
 //!
 //! # Timing
 //!
-//! A legacy hash costs what its scheme costs (see the bench
+//! The dummy verification for an unknown account
+//! ([`PasswordHasher::verify_dummy_prepared_with`]) runs argon2 as many
+//! times as a wrong password costs against a tessera hash, typed form and
+//! pepper included. A legacy hash costs what its scheme costs (see the bench
 //! `cargo bench --bench hashing --features legacy`), not what the dummy
 //! verification of an unknown account costs, so until an account's hash is
 //! upgraded its response time can differ from an unknown account's.
@@ -98,6 +107,8 @@ mod schemes;
 use std::fmt;
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
 use super::{Argon2Hasher, Password, PasswordHasher, PasswordVerifier, Scratch, Verified};
 use crate::error::PasswordError;
 
@@ -112,13 +123,20 @@ pub struct LegacyLimits {
     pub max_pbkdf2_iterations: u32,
     /// bcrypt cost (default 16; libraries default to 12).
     pub max_bcrypt_cost: u32,
-    /// scrypt memory, `128 · N · r` bytes (default 256 MiB).
+    /// scrypt memory, `128 · r · (N + p)` bytes (default 256 MiB).
     pub max_scrypt_memory: u64,
+    /// scrypt work, `128 · N · r · p` bytes mixed (default 1 GiB; Django
+    /// writes 80 MiB, Werkzeug 32 MiB, passlib 64 MiB, RustCrypto 128 MiB).
+    pub max_scrypt_work: u64,
     /// scrypt parallelism (default 16).
     pub max_scrypt_p: u32,
     /// SHA-crypt rounds (default 5 000 000; passlib writes 535 000 for
     /// SHA-256 and 656 000 for SHA-512, glibc 5 000).
     pub max_sha_crypt_rounds: u32,
+    /// The longest password, in bytes, verified against a SHA-crypt hash
+    /// (default 256): SHA-crypt's work grows with the password's length,
+    /// each round and quadratically in its setup.
+    pub max_sha_crypt_password_bytes: u32,
 }
 
 impl Default for LegacyLimits {
@@ -127,8 +145,10 @@ impl Default for LegacyLimits {
             max_pbkdf2_iterations: 10_000_000,
             max_bcrypt_cost: 16,
             max_scrypt_memory: 256 * 1024 * 1024,
+            max_scrypt_work: 1024 * 1024 * 1024,
             max_scrypt_p: 16,
             max_sha_crypt_rounds: 5_000_000,
+            max_sha_crypt_password_bytes: 256,
         }
     }
 }
@@ -352,6 +372,10 @@ impl LegacyHasher {
         scratch: &mut Scratch,
     ) -> Result<Verified, PasswordError> {
         let limits = &self.limits;
+        #[cfg(test)]
+        if matches!(scheme, Scheme::Argon2 | Scheme::DjangoArgon2) {
+            tests::ARGON2_RUNS.with(|runs| runs.set(runs.get() + 1));
+        }
         let matched = match scheme {
             Scheme::Argon2 => return self.current.verify_bytes_with(password, stored, scratch),
             Scheme::DjangoArgon2 => {
@@ -386,9 +410,41 @@ impl LegacyHasher {
         })
     }
 
-    /// Tries `prepared`, then `typed` when it differs, each peppered when
-    /// the pepper applies (and, for argon2 strings, which tessera's own
-    /// hashes share, unpeppered first).
+    /// The inputs tried against a string of `scheme`, in order, each with
+    /// whether it is the prepared password itself (whose argon2 match
+    /// reports the current hasher's `needs_rehash`): the prepared form,
+    /// then the typed one when it differs, each peppered when the pepper
+    /// applies to `scheme` (and, for argon2 strings, which tessera's own
+    /// hashes share, unpeppered first). Repeated inputs are tried once.
+    fn candidates(
+        &self,
+        scheme: Scheme,
+        prepared: &Password,
+        typed: &Password,
+    ) -> Vec<(Zeroizing<Vec<u8>>, bool)> {
+        let mut out: Vec<(Zeroizing<Vec<u8>>, bool)> = Vec::with_capacity(4);
+        let mut push = |input: &[u8], itself: bool| {
+            if !out.iter().any(|(seen, _)| seen.as_slice() == input) {
+                out.push((Zeroizing::new(input.to_vec()), itself));
+            }
+        };
+        for (index, form) in [prepared, typed].into_iter().enumerate() {
+            let form = form.expose_secret().as_bytes();
+            let peppered = self
+                .pepper
+                .as_deref()
+                .and_then(|pepper| pepper.apply(scheme, form));
+            if peppered.is_none() || scheme == Scheme::Argon2 {
+                push(form, index == 0);
+            }
+            if let Some(peppered) = peppered {
+                push(&peppered, false);
+            }
+        }
+        out
+    }
+
+    /// Tries each of [`candidates`](Self::candidates) until one matches.
     fn verify_forms(
         &self,
         prepared: &Password,
@@ -398,69 +454,75 @@ impl LegacyHasher {
     ) -> Result<Verified, PasswordError> {
         let scheme = Scheme::identify(stored)
             .ok_or_else(|| PasswordError::UnsupportedScheme(prefix(stored)))?;
-        let forms: &[&Password] = if typed.expose_secret() == prepared.expose_secret() {
-            &[prepared]
-        } else {
-            &[prepared, typed]
-        };
-        for (index, form) in forms.iter().enumerate() {
-            let form = form.expose_secret().as_bytes();
-            let peppered = self
-                .pepper
-                .as_deref()
-                .and_then(|pepper| pepper.apply(scheme, form));
-            let unpeppered = (peppered.is_none() || scheme == Scheme::Argon2).then_some(form);
-            if let Some(form) = unpeppered {
-                let verified = self.verify_input(scheme, form, stored, scratch)?;
-                if verified.is_valid() {
-                    // The typed form matched: rehash with the prepared one.
-                    return Ok(if index == 0 {
-                        verified
-                    } else {
-                        Verified::valid(true)
-                    });
-                }
-            }
-            if let Some(peppered) = peppered
-                && self
-                    .verify_input(scheme, &peppered, stored, scratch)?
-                    .is_valid()
-            {
-                return Ok(Verified::valid(true));
+        for (input, itself) in self.candidates(scheme, prepared, typed) {
+            let verified = self.verify_input(scheme, &input, stored, scratch)?;
+            if verified.is_valid() {
+                // Any other input matched: rehash with the prepared one.
+                return Ok(if itself {
+                    verified
+                } else {
+                    Verified::valid(true)
+                });
             }
         }
         Ok(Verified::INVALID)
     }
 }
 
+/// Scheme names [`PasswordError::UnsupportedScheme`] may quote: identifiers
+/// of password hash formats tessera does not verify. Anything else is
+/// `(none)`, so a column of plain-text passwords (`pass$word$1`) never
+/// reaches an error message or a log.
+const KNOWN_UNSUPPORTED: &[&str] = &[
+    "$1",
+    "$2",
+    "$2x",
+    "$3",
+    "$7",
+    "$apr1",
+    "$md5",
+    "$sha1",
+    "$y",
+    "$gy",
+    "$md4",
+    "$nt",
+    "$argon2ds",
+    "$bcrypt",
+    "$pbkdf2-sha1",
+    "$pbkdf2-md5",
+    "$sm3",
+    "$sha256",
+    "$sha512",
+    "crypt",
+    "unsalted_md5",
+    "unsalted_sha1",
+    "md4",
+    "md5",
+    "sha1",
+    "sha224",
+    "sha256",
+    "sha384",
+    "sha512",
+    "plain",
+    "des_crypt",
+    "pbkdf2",
+    "bcrypt",
+    "argon2",
+    "scrypt",
+    "pbkdf2_sha512",
+];
+
 /// The scheme prefix of `stored`, for the error of an unsupported one: the
-/// text before the first `$` or `:` separator when the string has the
-/// shape of a hash (two separators or more) and the prefix that of a scheme
-/// name (at most 32 letters, digits, `-` and `_`), else `(none)`. A column
-/// of plain-text passwords must not end up in an error message or a log.
+/// text before the first `$` or `:` separator when it is one of
+/// [`KNOWN_UNSUPPORTED`], else `(none)`.
 fn prefix(stored: &str) -> String {
-    // Hash formats have at least two separators (`md5$salt$hash`,
-    // `$1$salt$hash`); a lone one is more likely part of a password.
-    if stored.matches(['$', ':']).count() < 2 {
-        return "(none)".to_owned();
-    }
-    let name = stored.strip_prefix('$').unwrap_or(stored);
-    let Some(end) = name.find(['$', ':']) else {
-        return "(none)".to_owned();
+    let name = match stored.strip_prefix('$') {
+        Some(rest) => rest.split('$').next().map(|id| format!("${id}")),
+        None => stored.split(['$', ':']).next().map(str::to_owned),
     };
-    let name = &name[..end];
-    if name.is_empty()
-        || name.len() > 32
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
-    {
-        return "(none)".to_owned();
-    }
-    if stored.starts_with('$') {
-        format!("${name}")
-    } else {
-        name.to_owned()
+    match name {
+        Some(name) if name != stored && KNOWN_UNSUPPORTED.contains(&name.as_str()) => name,
+        _ => "(none)".to_owned(),
     }
 }
 
@@ -478,7 +540,25 @@ impl PasswordHasher for LegacyHasher {
         password: &Password,
         scratch: &mut Scratch,
     ) -> Result<(), PasswordError> {
-        self.current.verify_dummy_with(password, scratch)
+        self.verify_dummy_prepared_with(password, password, scratch)
+    }
+
+    /// As many argon2 runs as a wrong password costs against a tessera
+    /// hash: the typed form and the pepper add tries there, so they add
+    /// them here, or an unknown account would answer faster than a known
+    /// one.
+    fn verify_dummy_prepared_with(
+        &self,
+        prepared: &Password,
+        typed: &Password,
+        scratch: &mut Scratch,
+    ) -> Result<(), PasswordError> {
+        for _ in self.candidates(Scheme::Argon2, prepared, typed) {
+            #[cfg(test)]
+            tests::ARGON2_RUNS.with(|runs| runs.set(runs.get() + 1));
+            self.current.verify_dummy_with(prepared, scratch)?;
+        }
+        Ok(())
     }
 }
 
@@ -505,8 +585,114 @@ impl PasswordVerifier for LegacyHasher {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
     use crate::password::Argon2Params;
+
+    thread_local! {
+        /// argon2 computations on this thread (verifications and dummies).
+        pub(super) static ARGON2_RUNS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn argon2_runs(f: impl FnOnce()) -> usize {
+        ARGON2_RUNS.with(|runs| runs.set(0));
+        f();
+        ARGON2_RUNS.with(Cell::get)
+    }
+
+    /// B1–B3 with the typed form and a pepper: a wrong password against a
+    /// tessera hash costs as many argon2 runs as the dummy for an unknown
+    /// account, whatever the input.
+    #[test]
+    fn the_dummy_costs_what_a_wrong_password_costs() {
+        let plain = hasher();
+        let peppered = hasher().pepper(FlaskSecurityHmac::new("salt"));
+        let typed = Password::new("ﬁne ｐａｓｓ wrong");
+        let prepared = crate::password::PasswordPolicy::default()
+            .prepare(&typed)
+            .unwrap();
+        let ascii = Password::new("plain ascii wrong");
+        for (name, h, expected) in [
+            ("plain, NFKC-stable", &plain, [1, 2]),
+            ("peppered", &peppered, [2, 3]),
+        ] {
+            let stored = h
+                .hash_password(&Password::new("the real password"))
+                .unwrap();
+            for ((p, t), runs) in [
+                ((&ascii, &ascii), expected[0]),
+                ((&prepared, &typed), expected[1]),
+            ] {
+                let verify = argon2_runs(|| {
+                    let v = h
+                        .verify_prepared_with(p, t, &stored, &mut Scratch::new())
+                        .unwrap();
+                    assert!(!v.is_valid());
+                });
+                let dummy = argon2_runs(|| {
+                    h.verify_dummy_prepared_with(p, t, &mut Scratch::new())
+                        .unwrap();
+                });
+                assert_eq!((verify, dummy), (runs, runs), "{name}");
+            }
+        }
+        // The typed fallback: 1 + 1 without a pepper ("plain" above, second
+        // case); with the NFKD pepper, NFKD of both forms is the same input
+        // and runs once: prepared, its HMAC, typed.
+    }
+
+    /// A tessera hash verified with a typed form that differs: the
+    /// prepared form matches first, and the current hasher's verdict (no
+    /// rehash) stands.
+    #[test]
+    fn a_current_hash_matched_by_the_prepared_form_needs_no_rehash() {
+        let h = hasher();
+        let typed = Password::new("ﬁne ｐａｓｓ");
+        let prepared = crate::password::PasswordPolicy::default()
+            .prepare(&typed)
+            .unwrap();
+        let stored = h.hash_password(&prepared).unwrap();
+        let v = h
+            .verify_prepared_with(&prepared, &typed, &stored, &mut Scratch::new())
+            .unwrap();
+        assert!(v.is_valid() && !v.needs_rehash());
+    }
+
+    /// bcrypt strings with the encoding's unused bits set (as OpenBSD,
+    /// crypt_blowfish and PHP accept them) verify like the canonical one.
+    #[test]
+    fn bcrypt_padding_bits_are_ignored() {
+        let h = hasher();
+        let pw = Password::new("correct horse battery");
+        // pyca/bcrypt 5.0: hashpw(b"correct horse battery", gensalt(4))
+        let stored = "$2b$04$6UlfcRtQiUm1cn5eoWA/rePpQcUU0G7OtwLMBQ0xIjbN1VWekVB5K";
+        assert!(h.verify_password(&pw, stored).unwrap().is_valid());
+        let bytes = stored.as_bytes();
+        let (salt_last, hash_last) = (bytes[28], bytes[59]);
+        let index = |c: u8| schemes_alphabet_index(c);
+        // Same used bits, other padding bits.
+        let salt_alt = BCRYPT_CHARS[index(salt_last) | 0b00_1111];
+        let hash_alt = BCRYPT_CHARS[index(hash_last) | 0b00_0011];
+        let mut padded = bytes.to_vec();
+        padded[28] = salt_alt;
+        padded[59] = hash_alt;
+        let padded = String::from_utf8(padded).unwrap();
+        assert_ne!(padded, stored);
+        assert!(h.verify_password(&pw, &padded).unwrap().is_valid());
+        // A used bit changed is another hash.
+        let mut other = bytes.to_vec();
+        other[28] = BCRYPT_CHARS[index(salt_last) ^ 0b01_0000];
+        let other = String::from_utf8(other).unwrap();
+        assert!(!h.verify_password(&pw, &other).unwrap().is_valid());
+    }
+
+    const BCRYPT_CHARS: &[u8; 64] =
+        b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+    fn schemes_alphabet_index(c: u8) -> usize {
+        BCRYPT_CHARS.iter().position(|&x| x == c).unwrap()
+    }
 
     fn hasher() -> LegacyHasher {
         LegacyHasher::new(Argon2Hasher::new(Argon2Params::new(256, 1, 1)).unwrap())
@@ -595,6 +781,10 @@ mod tests {
             "scrypt$1024$salt$8$AAAA",
             "bcrypt$$2b$04$short",
             "bcrypt_sha256$$2b$04$short",
+            // Output lengths no writer produces (a 1-byte PBKDF2 output
+            // would match one password in 256).
+            "$pbkdf2-sha256$i=1000,l=1$c2FsdHNhbHQ$AA",
+            "$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA",
         ] {
             assert!(
                 matches!(
@@ -641,6 +831,17 @@ mod tests {
             format!("scrypt$1048576$salt$8$1${}", "A".repeat(88)),
             format!("bcrypt$$2b$20${}", "a".repeat(53)),
             format!("bcrypt_sha256$$2b$17${}", "a".repeat(53)),
+            // scrypt's second buffer, p · 128 · r bytes: 2 GiB here.
+            format!("scrypt$2$salt$1048576$16${}", "A".repeat(88)),
+            format!("scrypt:2:1048576:16$salt${}", "ab".repeat(64)),
+            format!("$scrypt$ln=1,r=1048576,p=16$c2FsdHNhbHQ${}", "A".repeat(43)),
+            // Within the memory ceiling, 16 times its work.
+            format!("$scrypt$ln=17,r=8,p=16$c2FsdHNhbHQ${}", "A".repeat(43)),
+            // PBKDF2 runs its iterations once per output block.
+            format!(
+                "$pbkdf2-sha256$i=6000000,l=64$c2FsdHNhbHQ${}",
+                "A".repeat(86)
+            ),
         ] {
             assert!(
                 matches!(
@@ -650,6 +851,17 @@ mod tests {
                 "{stored}"
             );
         }
+        // SHA-crypt's work grows with the password: a long one is refused
+        // before any.
+        let long = Password::new("x".repeat(257));
+        let sha_crypt = format!("$5$rounds=5000$saltsalt${}", "A".repeat(43));
+        assert!(matches!(
+            h.verify_password(&long, &sha_crypt),
+            Err(PasswordError::ParamsOutOfBounds {
+                param: "password bytes",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -63,7 +63,10 @@ pub trait Pepper: Send + Sync + fmt::Debug {
 /// the Django formats; [`new`](Self::new) follows that default and
 /// [`schemes`](Self::schemes) names another set (an application that set
 /// `SECURITY_PASSWORD_SINGLE_HASH = True` used no HMAC at all: pass an
-/// empty set). Flask-Security-Too 4.0 and later normalise the password
+/// empty set; the original Flask-Security 3, whose setting defaulted to
+/// `False`, applied it to every scheme: pass them all). For the schemes
+/// without the HMAC, the NFKD form (when it differs) replaces the password
+/// rather than adding a try. Flask-Security-Too 4.0 and later normalise the password
 /// first (`SECURITY_PASSWORD_NORMALIZE_FORM`, NFKD by default), for every
 /// scheme; [`without_normalization`](Self::without_normalization) is for
 /// hashes made before 4.0 or with the setting off.

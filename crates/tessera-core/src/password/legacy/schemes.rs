@@ -33,10 +33,12 @@ fn matches(computed: &[u8], expected: &[u8]) -> bool {
 }
 
 /// The digests PBKDF2 is used with.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Prf {
     Sha1,
+    Sha224,
     Sha256,
+    Sha384,
     Sha512,
 }
 
@@ -44,7 +46,9 @@ impl Prf {
     const fn output_len(self) -> usize {
         match self {
             Self::Sha1 => 20,
+            Self::Sha224 => 28,
             Self::Sha256 => 32,
+            Self::Sha384 => 48,
             Self::Sha512 => 64,
         }
     }
@@ -60,21 +64,29 @@ fn pbkdf2_matches(
     iterations: u32,
     expected: &[u8],
 ) -> Result<bool, PasswordError> {
-    pbkdf2_cost(limits, iterations)?;
-    if expected.is_empty() || expected.len() > 128 {
+    if expected.len() < 10 || expected.len() > 64 {
         return Err(PasswordError::MalformedHash("pbkdf2 hash length"));
     }
+    // PBKDF2 runs the iterations once per block of the output.
+    let blocks = expected.len().div_ceil(prf.output_len());
+    pbkdf2_cost(
+        limits,
+        iterations.saturating_mul(u32::try_from(blocks).unwrap_or(u32::MAX)),
+    )?;
     let mut out = Zeroizing::new(vec![0u8; expected.len()]);
     match prf {
         Prf::Sha1 => pbkdf2::pbkdf2_hmac::<sha1::Sha1>(password, salt, iterations, &mut out),
+        Prf::Sha224 => pbkdf2::pbkdf2_hmac::<sha2::Sha224>(password, salt, iterations, &mut out),
         Prf::Sha256 => pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut out),
+        Prf::Sha384 => pbkdf2::pbkdf2_hmac::<sha2::Sha384>(password, salt, iterations, &mut out),
         Prf::Sha512 => pbkdf2::pbkdf2_hmac::<Sha512>(password, salt, iterations, &mut out),
     }
     Ok(matches(&out, expected))
 }
 
-/// The iteration count, checked as soon as it is parsed: over the ceiling
-/// is refused before anything else is decoded.
+/// The iteration count (times the output's blocks, once those are known),
+/// checked as soon as it is parsed: over the ceiling is refused before
+/// anything else is decoded.
 fn pbkdf2_cost(limits: &LegacyLimits, iterations: u32) -> Result<(), PasswordError> {
     if iterations == 0 {
         return Err(PasswordError::MalformedHash("pbkdf2 iterations"));
@@ -86,19 +98,24 @@ fn pbkdf2_cost(limits: &LegacyLimits, iterations: u32) -> Result<(), PasswordErr
     )
 }
 
-/// scrypt's cost, checked as soon as it is parsed.
+/// scrypt's cost, checked as soon as it is parsed: memory is the N blocks
+/// of ROMix plus the p blocks PBKDF2 fills, `128 · r · (N + p)` bytes; work
+/// is p runs of ROMix over `128 · N · r` bytes each.
 fn scrypt_cost(limits: &LegacyLimits, log_n: u64, r: u64, p: u64) -> Result<(), PasswordError> {
     if log_n == 0 || r == 0 || p == 0 {
         return Err(PasswordError::MalformedHash("scrypt parameters"));
     }
-    // 128 · N · r bytes, saturating: ln = 2097153 is a ceiling error, not
-    // an overflow.
-    let memory = 1u64
+    ceiling("p", p, u64::from(limits.max_scrypt_p))?;
+    // Saturating: ln = 2097153 is a ceiling error, not an overflow.
+    let n = 1u64
         .checked_shl(u32::try_from(log_n).unwrap_or(u32::MAX))
         .filter(|_| log_n < 64)
-        .map_or(u64::MAX, |n| n.saturating_mul(128).saturating_mul(r));
+        .unwrap_or(u64::MAX);
+    let block = r.saturating_mul(128);
+    let memory = block.saturating_mul(n.saturating_add(p));
     ceiling("scrypt memory", memory, limits.max_scrypt_memory)?;
-    ceiling("p", p, u64::from(limits.max_scrypt_p))
+    let work = block.saturating_mul(n).saturating_mul(p);
+    ceiling("scrypt work", work, limits.max_scrypt_work)
 }
 
 /// scrypt over `password` and `salt`, compared with `expected`.
@@ -176,7 +193,9 @@ pub(super) fn werkzeug_pbkdf2(
     pbkdf2_cost(limits, iterations)?;
     let prf = match digest {
         "sha1" => Prf::Sha1,
+        "sha224" => Prf::Sha224,
         "sha256" => Prf::Sha256,
+        "sha384" => Prf::Sha384,
         "sha512" => Prf::Sha512,
         _ => return Err(PasswordError::MalformedHash("pbkdf2 digest")),
     };
@@ -282,7 +301,7 @@ pub(super) fn django_bcrypt_sha256(
         .strip_prefix("bcrypt_sha256$")
         .ok_or(PasswordError::MalformedHash("django bcrypt_sha256"))?;
     let mut hex = Zeroizing::new([0u8; 64]);
-    let digest = Sha256::digest(password);
+    let digest = Zeroizing::new(Sha256::digest(password));
     base16_lower(&digest, hex.as_mut_slice());
     bcrypt(limits, hex.as_slice(), inner)
 }
@@ -314,10 +333,10 @@ pub(super) fn pbkdf2_mcf(
     pbkdf2_cost(limits, rounds)?;
     let salt = ab64_decode(salt)?;
     let expected = ab64_decode(checksum)?;
-    // passlib writes the digest's length; RustCrypto 32 bytes whatever the
-    // digest. A PBKDF2 output cut short is a prefix of the full one, so
+    // passlib writes the digest's length; RustCrypto 32 bytes, also for
+    // SHA-512. A PBKDF2 output cut short is a prefix of the full one, so
     // other lengths (a truncated column) are refused rather than compared.
-    if expected.len() != prf.output_len() && expected.len() != 32 {
+    if expected.len() != prf.output_len() && !(prf == Prf::Sha512 && expected.len() == 32) {
         return Err(PasswordError::MalformedHash("pbkdf2 checksum length"));
     }
     pbkdf2_matches(limits, prf, password, &salt, rounds, &expected)
@@ -403,10 +422,11 @@ pub(super) fn pbkdf2_phc(
         .ok_or(PasswordError::MalformedHash("pbkdf2 rounds"))?;
     let rounds = u32::try_from(rounds).unwrap_or(u32::MAX);
     pbkdf2_cost(limits, rounds)?;
-    // RustCrypto's rule: `l`, 32 bytes when absent. A PBKDF2 output cut
-    // short is a prefix of the full one, so no other length is compared.
+    // RustCrypto's rule: `l` (10 to 64 bytes), 32 when absent. A PBKDF2
+    // output cut short is a prefix of the full one, so no other length is
+    // compared.
     let length = phc.param("l", NAMES)?.unwrap_or(32);
-    if usize::try_from(length).ok() != Some(phc.hash.len()) {
+    if !(10..=64).contains(&length) || usize::try_from(length).ok() != Some(phc.hash.len()) {
         return Err(PasswordError::MalformedHash("pbkdf2 output length"));
     }
     pbkdf2_matches(limits, prf, password, &phc.salt, rounds, &phc.hash)
@@ -479,6 +499,13 @@ pub(super) fn sha_crypt(
         u64::from(rounds),
         u64::from(limits.max_sha_crypt_rounds),
     )?;
+    // Each round hashes the password again, and the setup hashes it
+    // length-squared times: its length is a cost parameter too.
+    ceiling(
+        "password bytes",
+        u64::try_from(password.len()).unwrap_or(u64::MAX),
+        u64::from(limits.max_sha_crypt_password_bytes),
+    )?;
     // Implementations truncate the salt to 16 characters when hashing, so
     // a stored string never holds a longer one.
     if salt.len() > 16 || salt.contains([':', '\n']) {
@@ -529,14 +556,14 @@ pub(super) fn passlib_bcrypt_sha256(
     if !matches!(ident, "2a" | "2b") || cost > 99 || salt.len() != 22 || hash.len() != 31 {
         return Err(PasswordError::MalformedHash("bcrypt-sha256 fields"));
     }
-    let digest = if version == 2 {
+    let digest = Zeroizing::new(if version == 2 {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(salt.as_bytes())
             .map_err(|_| PasswordError::Internal("HMAC key"))?;
         mac.update(password);
         mac.finalize().into_bytes()
     } else {
         Sha256::digest(password)
-    };
+    });
     let mut key = Zeroizing::new([0u8; 44]);
     let key = Base64::encode(&digest, key.as_mut_slice())
         .map_err(|_| PasswordError::Internal("base64 length"))?;
@@ -565,7 +592,28 @@ pub(super) fn bcrypt(
     let cost: u32 = number(stored.get(4..6).unwrap_or_default(), "bcrypt cost")?;
     ceiling("cost", u64::from(cost), u64::from(limits.max_bcrypt_cost))?;
     let password = password.get(..72).unwrap_or(password);
-    ::bcrypt::verify(password, stored).map_err(|_| PasswordError::MalformedHash("bcrypt"))
+    let stored = clear_bcrypt_padding(stored)?;
+    ::bcrypt::verify(password, &stored).map_err(|_| PasswordError::MalformedHash("bcrypt"))
+}
+
+/// bcrypt's alphabet.
+const BCRYPT_ALPHABET: &[u8; 64] =
+    b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// The last character of the salt (22 characters for 16 bytes) and of the
+/// hash (31 for 23) carries bits that encode nothing. OpenBSD, crypt_blowfish
+/// and PHP ignore them and passlib repairs them, so real tables hold strings
+/// with them set; the `bcrypt` crate refuses those, so they are cleared here.
+fn clear_bcrypt_padding(stored: &str) -> Result<String, PasswordError> {
+    let mut bytes = stored.as_bytes().to_vec();
+    for (index, used_bits) in [(7 + 21, 0b11_0000), (59, 0b11_1100)] {
+        let value = BCRYPT_ALPHABET
+            .iter()
+            .position(|&c| c == bytes[index])
+            .ok_or(PasswordError::MalformedHash("bcrypt alphabet"))?;
+        bytes[index] = BCRYPT_ALPHABET[value & used_bits];
+    }
+    String::from_utf8(bytes).map_err(|_| PasswordError::MalformedHash("bcrypt alphabet"))
 }
 
 /// Single fast digests (with
