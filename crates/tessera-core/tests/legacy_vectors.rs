@@ -646,3 +646,40 @@ fn fast_digests_only_when_accepted_dangerously() {
     };
     assert_eq!(prefix, "plain");
 }
+
+/// What `generate_password_hash` wrote by default in each Werkzeug release
+/// line since 0.9 (`werkzeug-history.json`, made by Werkzeug 0.9.6, 0.15.6,
+/// 1.0.1, 2.0.3, 2.3.8, 3.0.6 and 3.1.9 themselves): PBKDF2-SHA1 at 1000,
+/// PBKDF2-SHA256 at 150 000, 260 000 and 600 000, then scrypt.
+#[test]
+fn every_werkzeug_default_since_0_9() {
+    let hasher = LegacyHasher::new(Argon2Hasher::new(Argon2Params::new(256, 1, 1)).unwrap());
+    let mut methods = BTreeSet::new();
+    let mut releases = BTreeSet::new();
+    for vector in vectors("werkzeug-history.json") {
+        let stored = vector["stored"].as_str().unwrap();
+        let library = vector["library"].as_str().unwrap();
+        let verified = verify(&hasher, vector["password"].as_str().unwrap(), stored);
+        assert!(
+            verified.is_valid() && verified.needs_rehash(),
+            "{library}: {stored}"
+        );
+        assert!(
+            !verify(&hasher, vector["wrong"].as_str().unwrap(), stored).is_valid(),
+            "{library}: {stored}"
+        );
+        methods.insert(stored.split('$').next().unwrap().to_owned());
+        releases.insert(library.to_owned());
+    }
+    assert_eq!(releases.len(), 7, "{releases:?}");
+    assert_eq!(
+        methods.into_iter().collect::<Vec<_>>(),
+        [
+            "pbkdf2:sha1:1000",
+            "pbkdf2:sha256:150000",
+            "pbkdf2:sha256:260000",
+            "pbkdf2:sha256:600000",
+            "scrypt:32768:8:1"
+        ]
+    );
+}

@@ -246,7 +246,9 @@ pub trait PasswordHasher: Send + Sync {
     /// [`PasswordPolicy`] prepared from `typed`: a hasher whose
     /// [`PasswordVerifier::verify_prepared_with`] tries more than one form
     /// does as much work here as a wrong password costs there. The default
-    /// ignores `typed`. [`PasswordPool::verify_dummy`] calls this.
+    /// ignores `typed`. [`PasswordPool::verify_dummy`] calls this. A wrapper
+    /// around another hasher forwards this together with
+    /// `verify_prepared_with`, or unknown accounts answer faster.
     fn verify_dummy_prepared_with(
         &self,
         prepared: &Password,

@@ -66,8 +66,9 @@
 //! argon2 strings, which tessera's own hashes share, the password is tried
 //! unpeppered first, then peppered (so with a pepper, the peppered value
 //! itself, a password equivalent, also opens those rows): with a pepper
-//! configured, a wrong password costs two argon2 verifications (and the
-//! dummy for unknown accounts two as well) until the pepper is removed
+//! configured, a wrong password costs two to four argon2 verifications
+//! (with the typed form; the dummy for unknown accounts as many) until the
+//! pepper is removed
 //! (once no peppered hash is left: see the
 //! [import guide](guide)).
 //!
@@ -123,7 +124,11 @@ pub struct LegacyLimits {
     pub max_pbkdf2_iterations: u32,
     /// bcrypt cost (default 16; libraries default to 12).
     pub max_bcrypt_cost: u32,
-    /// scrypt memory, `128 · r · (N + p)` bytes (default 256 MiB).
+    /// scrypt memory, `128 · r · (N + p)` bytes: its N-block table and its
+    /// p blocks (default 257 MiB, so a 256 MiB table fits). With the
+    /// `scrypt` crate's `parallel` feature enabled anywhere in a build, the p
+    /// lanes run at once and peak memory is `128 · N · r · p`, bounded by
+    /// [`max_scrypt_work`](Self::max_scrypt_work) instead.
     pub max_scrypt_memory: u64,
     /// scrypt work, `128 · N · r · p` bytes mixed (default 1 GiB; Django
     /// writes 80 MiB, Werkzeug 32 MiB, passlib 64 MiB, RustCrypto 128 MiB).
@@ -134,8 +139,10 @@ pub struct LegacyLimits {
     /// SHA-256 and 656 000 for SHA-512, glibc 5 000).
     pub max_sha_crypt_rounds: u32,
     /// The longest password, in bytes, verified against a SHA-crypt hash
-    /// (default 256): SHA-crypt's work grows with the password's length,
-    /// each round and quadratically in its setup.
+    /// (default 512, what tessera's 128-code-point limit allows): SHA-crypt's
+    /// work grows with the password's length, each round and quadratically
+    /// in its setup. A longer one does the work of one this long and does
+    /// not match.
     pub max_sha_crypt_password_bytes: u32,
 }
 
@@ -144,11 +151,11 @@ impl Default for LegacyLimits {
         Self {
             max_pbkdf2_iterations: 10_000_000,
             max_bcrypt_cost: 16,
-            max_scrypt_memory: 256 * 1024 * 1024,
+            max_scrypt_memory: 257 * 1024 * 1024,
             max_scrypt_work: 1024 * 1024 * 1024,
             max_scrypt_p: 16,
             max_sha_crypt_rounds: 5_000_000,
-            max_sha_crypt_password_bytes: 256,
+            max_sha_crypt_password_bytes: 512,
         }
     }
 }
@@ -486,7 +493,9 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
     "$gy",
     "$md4",
     "$nt",
-    "$argon2ds",
+    "$P",
+    "$H",
+    "$S",
     "$bcrypt",
     "$pbkdf2-sha1",
     "$pbkdf2-md5",
@@ -851,17 +860,23 @@ mod tests {
                 "{stored}"
             );
         }
-        // SHA-crypt's work grows with the password: a long one is refused
-        // before any.
-        let long = Password::new("x".repeat(257));
-        let sha_crypt = format!("$5$rounds=5000$saltsalt${}", "A".repeat(43));
-        assert!(matches!(
-            h.verify_password(&long, &sha_crypt),
-            Err(PasswordError::ParamsOutOfBounds {
-                param: "password bytes",
-                ..
-            })
-        ));
+        // SHA-crypt's work grows with the password: past the limit it is a
+        // mismatch, even for the password the hash was made from.
+        // passlib: sha256_crypt.using(rounds=1000).hash("x" * 600)
+        let long = Password::new("x".repeat(600));
+        let sha_crypt =
+            "$5$rounds=1000$XW8CjZOyWys1MIMW$Ld4u4dyJLv.2LJRXNiLUmvl/SocaE4R/WKPJOYMOnH7";
+        assert!(!h.verify_password(&long, sha_crypt).unwrap().is_valid());
+        let lenient = hasher().limits(LegacyLimits {
+            max_sha_crypt_password_bytes: 600,
+            ..LegacyLimits::default()
+        });
+        assert!(
+            lenient
+                .verify_password(&long, sha_crypt)
+                .unwrap()
+                .is_valid()
+        );
     }
 
     #[test]

@@ -499,13 +499,6 @@ pub(super) fn sha_crypt(
         u64::from(rounds),
         u64::from(limits.max_sha_crypt_rounds),
     )?;
-    // Each round hashes the password again, and the setup hashes it
-    // length-squared times: its length is a cost parameter too.
-    ceiling(
-        "password bytes",
-        u64::try_from(password.len()).unwrap_or(u64::MAX),
-        u64::from(limits.max_sha_crypt_password_bytes),
-    )?;
     // Implementations truncate the salt to 16 characters when hashing, so
     // a stored string never holds a longer one.
     if salt.len() > 16 || salt.contains([':', '\n']) {
@@ -515,8 +508,17 @@ pub(super) fn sha_crypt(
     if hash.len() != expected_len {
         return Err(PasswordError::MalformedHash("sha-crypt hash length"));
     }
+    // Each round hashes the password again, and the setup hashes it
+    // length-squared times, so its length is a cost too. A longer password
+    // is a mismatch (no SHA-crypt table holds one: passlib's own limit is
+    // 4096 bytes, but tessera never lets a hash cost that much), after the
+    // work of one at the limit, so the answer takes as long as any other
+    // and says nothing about the stored string.
+    let max = usize::try_from(limits.max_sha_crypt_password_bytes).unwrap_or(usize::MAX);
+    let over = password.len() > max;
+    let password = password.get(..max).unwrap_or(password);
     match sha_crypt::ShaCrypt::default().verify_password(password, stored) {
-        Ok(()) => Ok(true),
+        Ok(()) => Ok(!over),
         Err(password_hash::Error::PasswordInvalid) => Ok(false),
         Err(_) => Err(PasswordError::MalformedHash("sha-crypt")),
     }
