@@ -230,13 +230,26 @@ pub(super) fn werkzeug_scrypt(
     else {
         return Err(PasswordError::MalformedHash("scrypt parameters"));
     };
-    let log_n = scrypt_log_n(number(n, "scrypt N")?)?;
-    let (r, p) = (number(r, "scrypt r")?, number(p, "scrypt p")?);
-    scrypt_cost(limits, log_n, r, p)?;
     if salt.is_empty() {
         return Err(PasswordError::MalformedHash("werkzeug salt"));
     }
-    let expected = decode_hex(hex)?;
+    scrypt_64(limits, password, salt, [n, r, p], || decode_hex(hex))
+}
+
+/// scrypt as Werkzeug and Django use it: N, r and p as decimal text, the
+/// salt used as its text, a 64-byte output that `decode` yields once the
+/// cost has passed the ceilings.
+fn scrypt_64(
+    limits: &LegacyLimits,
+    password: &[u8],
+    salt: &str,
+    [n, r, p]: [&str; 3],
+    decode: impl FnOnce() -> Result<Vec<u8>, PasswordError>,
+) -> Result<bool, PasswordError> {
+    let log_n = scrypt_log_n(number(n, "scrypt N")?)?;
+    let (r, p) = (number(r, "scrypt r")?, number(p, "scrypt p")?);
+    scrypt_cost(limits, log_n, r, p)?;
+    let expected = decode()?;
     if expected.len() != 64 {
         return Err(PasswordError::MalformedHash("scrypt hash length"));
     }
@@ -280,14 +293,9 @@ pub(super) fn django_scrypt(
     stored: &str,
 ) -> Result<bool, PasswordError> {
     let [_, n, salt, r, p, hash] = fields(stored, "django scrypt fields")?;
-    let log_n = scrypt_log_n(number(n, "scrypt N")?)?;
-    let (r, p) = (number(r, "scrypt r")?, number(p, "scrypt p")?);
-    scrypt_cost(limits, log_n, r, p)?;
-    let expected = decode_base64(hash, "django scrypt base64")?;
-    if expected.len() != 64 {
-        return Err(PasswordError::MalformedHash("django scrypt hash length"));
-    }
-    scrypt_matches(limits, password, salt.as_bytes(), log_n, r, p, &expected)
+    scrypt_64(limits, password, salt, [n, r, p], || {
+        decode_base64(hash, "django scrypt base64")
+    })
 }
 
 /// Django: `bcrypt_sha256$$2b$…`, bcrypt of the hex SHA-256 of the
