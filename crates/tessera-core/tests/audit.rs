@@ -102,8 +102,21 @@ impl Capture {
 }
 
 fn auth(throttle: ThrottleConfig) -> Auth {
+    auth_with(
+        throttle,
+        Arc::new(tessera_core::memory::MemoryUserStore::new()),
+        Argon2Hasher::new(Argon2Params::new(256, 1, 1)).unwrap(),
+    )
+}
+
+fn auth_with(
+    throttle: ThrottleConfig,
+    users: Arc<dyn tessera_core::users::UserStore>,
+    hasher: impl tessera_core::password::PasswordHashing + 'static,
+) -> Auth {
     Auth::builder()
         .in_memory()
+        .users(users)
         .jwt_keys(JwtKeySet::new(JwtKey::generate_ed25519(Some("k")).unwrap(), vec![]).unwrap())
         .secret_key([7u8; 32])
         .issuer("https://auth.example.com")
@@ -112,12 +125,7 @@ fn auth(throttle: ThrottleConfig) -> Auth {
         .role_scopes("user", ["notes:read"])
         .clock(Arc::new(ManualClock::default()))
         .throttle(throttle)
-        .password_pool(
-            PasswordPool::builder()
-                .hasher(Argon2Hasher::new(Argon2Params::new(256, 1, 1)).unwrap())
-                .build()
-                .unwrap(),
-        )
+        .password_pool(PasswordPool::builder().hasher(hasher).build().unwrap())
         .build()
         .unwrap()
 }
@@ -490,6 +498,76 @@ async fn reset_and_api_key_throttling() {
             &tokens.access_token,
             ALICE,
         ]);
+    })
+    .await;
+}
+
+/// A login that upgrades the stored hash says so, naming the scheme it
+/// replaced (and nothing of the hash or the password).
+#[tokio::test]
+async fn a_rehash_on_login_is_an_event() {
+    use tessera_core::memory::MemoryUserStore;
+    use tessera_core::password::PasswordHasher;
+    use tessera_core::users::{Login, NewUser, UserStore};
+
+    captured(|capture| async move {
+        let users = Arc::new(MemoryUserStore::new());
+        let auth = auth_with(
+            ThrottleConfig::default(),
+            users.clone(),
+            Argon2Hasher::new(Argon2Params::new(256, 1, 1)).unwrap(),
+        );
+        // Below the pool's parameters (m=256): upgraded on login.
+        let weak = Argon2Hasher::new(Argon2Params::new(128, 1, 1))
+            .unwrap()
+            .hash_password(&pw(PASSWORD))
+            .unwrap();
+        let user = users
+            .create(
+                NewUser::new(Login::parse(ALICE).unwrap(), weak.clone()),
+                std::time::SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        assert!(auth.login(ALICE, &pw(WRONG), None).await.is_err());
+        assert!(capture.named("password.rehashed").is_empty());
+        auth.login(ALICE, &pw(PASSWORD), None).await.unwrap();
+        let event = capture.one("password.rehashed", &["subject", "from"]);
+        assert_eq!(event["subject"], user.id.as_str());
+        assert_eq!(event["from"], "argon2");
+        // Once upgraded, no second event.
+        auth.login(ALICE, &pw(PASSWORD), None).await.unwrap();
+        capture.one("password.rehashed", &["subject", "from"]);
+        capture.assert_secret_free(&[PASSWORD, WRONG, &weak]);
+    })
+    .await;
+}
+
+/// With legacy hashes, `from` names the scheme the login replaced.
+#[cfg(feature = "legacy")]
+#[tokio::test]
+async fn a_legacy_upgrade_names_its_scheme() {
+    use tessera_core::memory::MemoryUserStore;
+    use tessera_core::password::legacy::LegacyHasher;
+    use tessera_core::users::{Login, NewUser, UserStore};
+
+    captured(|capture| async move {
+        let users = Arc::new(MemoryUserStore::new());
+        let hasher = LegacyHasher::new(Argon2Hasher::new(Argon2Params::new(256, 1, 1)).unwrap());
+        let auth = auth_with(ThrottleConfig::default(), users.clone(), hasher);
+        // Werkzeug: generate_password_hash("correct horse battery", "pbkdf2:sha256:1000")
+        let werkzeug = "pbkdf2:sha256:1000$esgmF7PaDkpgjcPH$e7baecf4da3781f0964fe194269c482e1bb0b329630552bb40e1d41da77c6dba";
+        users
+            .create(
+                NewUser::new(Login::parse(ALICE).unwrap(), werkzeug.to_owned()),
+                std::time::SystemTime::now(),
+            )
+            .await
+            .unwrap();
+        auth.login(ALICE, &pw(PASSWORD), None).await.unwrap();
+        let event = capture.one("password.rehashed", &["subject", "from"]);
+        assert_eq!(event["from"], "werkzeug-pbkdf2");
+        capture.assert_secret_free(&[PASSWORD, werkzeug, "esgmF7PaDkpgjcPH"]);
     })
     .await;
 }

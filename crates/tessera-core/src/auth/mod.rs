@@ -60,6 +60,7 @@
 //! | `logout` | `subject`, `method` |
 //! | `logout.all` | `subject` |
 //! | `password.changed`, `password.reset_requested`, `password.reset` | `subject` |
+//! | `password.rehashed` | `subject`, `from` (the replaced hash's scheme: `argon2`, or with feature `legacy` a `password::legacy::Scheme` name such as `werkzeug-pbkdf2`) |
 //! | `session.started`, `session.ended` | `subject` |
 //! | `session.revoked` | `subject` (and `sessions`, the count, for all of them) |
 //! | `api_key.created`, `api_key.revoked` | `subject`, `key` (the key's public id) |
@@ -551,12 +552,18 @@ impl Auth {
                     },
                 )
                 .await
-                .map(|_| ())
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
-        if let Err(error) = result {
-            tracing::warn!(target: "tessera::auth", subject = %user.id, error, "rehash on login failed; login continues");
+        match result {
+            Ok(Some(_)) => {
+                tracing::info!(target: "tessera::audit", event = "password.rehashed", subject = %user.id, from = scheme_name(&user.password_hash), "stored password hash replaced with the current parameters");
+            }
+            // The password changed in between: that hash stays.
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(target: "tessera::auth", subject = %user.id, error, "rehash on login failed; login continues");
+            }
         }
     }
 
@@ -1415,6 +1422,20 @@ fn onetime_error(error: OneTimeError) -> AuthError {
         OneTimeError::Store(e) => e.into(),
         OneTimeError::Random(e) => AuthError::Unavailable(e.to_string()),
         _ => AuthError::InvalidOneTimeToken,
+    }
+}
+
+/// The scheme of a stored hash, for the audit log: a fixed name, never any
+/// of the string itself.
+fn scheme_name(stored: &str) -> &'static str {
+    #[cfg(feature = "legacy")]
+    if let Some(scheme) = crate::password::legacy::Scheme::identify(stored) {
+        return scheme.name();
+    }
+    if stored.starts_with("$argon2") {
+        "argon2"
+    } else {
+        "other"
     }
 }
 
