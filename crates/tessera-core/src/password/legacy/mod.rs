@@ -11,7 +11,7 @@
 //!
 //! | [`Scheme`] | stored form | made by |
 //! | --- | --- | --- |
-//! | `WerkzeugPbkdf2` | `pbkdf2:<sha1\|sha256\|sha512>:<iterations>$<salt>$<hex>` (the salt is used as its UTF-8 text) | Flask, `werkzeug.security` since 0.9 (the default until 3.0) |
+//! | `WerkzeugPbkdf2` | `pbkdf2:<sha1\|sha224\|sha256\|sha384\|sha512>:<iterations>$<salt>$<hex>` (the salt is used as its UTF-8 text) | Flask, `werkzeug.security` since 0.9 (the default until 3.0) |
 //! | `WerkzeugScrypt` | `scrypt:<N>:<r>:<p>$<salt>$<hex>` (64-byte output) | Werkzeug 3 (its default) |
 //! | `DjangoPbkdf2` | `pbkdf2_sha256$<iterations>$<salt>$<base64>`, `pbkdf2_sha1$…` | Django's default hasher and its predecessor |
 //! | `DjangoArgon2` | `argon2$argon2id$v=19$…` (a PHC string after `argon2`) | Django's `Argon2PasswordHasher` |
@@ -35,15 +35,17 @@
 //!
 //! Every scheme's cost has a ceiling ([`LegacyLimits`]), checked before any
 //! work: PBKDF2 iterations times output blocks, scrypt memory (both of its
-//! buffers) and work, bcrypt cost, SHA-crypt rounds and the password length
-//! SHA-crypt hashes with. A planted hash with 10⁹ iterations is refused,
-//! not computed. Output lengths other than their writers' are refused too
-//! (a truncated PBKDF2 or scrypt output is a prefix of the full one). A
-//! string of no supported scheme is [`PasswordError::UnsupportedScheme`],
-//! naming its prefix only when that is the identifier of a known format
-//! (`$1`, `crypt`, …): a column of plain-text passwords never reaches an
-//! error or a log. A malformed string of a known scheme is
-//! [`PasswordError::MalformedHash`]; neither ever panics. Comparisons are constant-time, and through a
+//! buffers) and work, bcrypt cost, SHA-crypt rounds. A planted hash with
+//! 10⁹ iterations is refused, not computed. SHA-crypt's work also grows
+//! with the password, so it verifies passwords up to a length; a longer
+//! one costs what that length costs and does not match. Output lengths
+//! other than their writers' are refused too (a truncated PBKDF2 or scrypt
+//! output is a prefix of the full one). A string of no supported scheme is
+//! [`PasswordError::UnsupportedScheme`], naming its prefix only when that
+//! is the identifier of a known format (`$1`, `crypt`, …): a column of
+//! plain-text passwords never reaches an error or a log. A malformed
+//! string of a known scheme is [`PasswordError::MalformedHash`]; neither
+//! ever panics. Comparisons are constant-time, and through a
 //! [`PasswordPool`](super::PasswordPool) the work runs on its workers, as
 //! argon2 does.
 //!
@@ -68,8 +70,7 @@
 //! itself, a password equivalent, also opens those rows): with a pepper
 //! configured, a wrong password costs two to four argon2 verifications
 //! (with the typed form; the dummy for unknown accounts as many) until the
-//! pepper is removed
-//! (once no peppered hash is left: see the
+//! pepper is removed, once no peppered hash is left (see the
 //! [import guide](guide)).
 //!
 //! # Timing
