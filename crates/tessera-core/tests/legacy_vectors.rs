@@ -109,29 +109,6 @@ fn vectors_from_the_real_libraries() {
     assert!(typed_form_needed >= 2 * 28, "{typed_form_needed}");
 }
 
-/// bcrypt reads 72 bytes: a password that differs only after them
-/// verifies too (documented); the argon2id hash that replaces it on login
-/// does not share that limit.
-#[test]
-fn bcrypt_uses_the_first_72_bytes() {
-    let long = vectors("legacy.json")
-        .into_iter()
-        .find(|v| {
-            v["scheme"].as_str().unwrap().starts_with("bcrypt")
-                && v["password"].as_str().unwrap().len() == 80
-        })
-        .unwrap();
-    let hasher = LegacyHasher::new(Argon2Hasher::new(Argon2Params::new(256, 1, 1)).unwrap());
-    let stored = long["stored"].as_str().unwrap();
-    let same_prefix = Password::new(format!("{}{}", "x".repeat(72), "DIFFERENT"));
-    assert!(
-        hasher
-            .verify_password(&same_prefix, stored)
-            .unwrap()
-            .is_valid()
-    );
-}
-
 /// The vector of each scheme made from `password`, outside the default
 /// costs.
 fn one_per_scheme(password_len: usize) -> Vec<serde_json::Value> {

@@ -145,10 +145,7 @@ impl PasswordPool {
         stored: &str,
     ) -> Result<Verified, PasswordError> {
         let prepared = self.inner.policy.prepare(password)?;
-        // What the user typed, for hashes that other systems made from it
-        // (see `PasswordVerifier::verify_prepared_with`).
-        let typed =
-            (prepared.expose_secret() != password.expose_secret()).then(|| password.clone());
+        let typed = typed_form(&prepared, password);
         let stored = stored.to_owned();
         self.run(move |hasher, scratch| {
             let typed = typed.as_ref().unwrap_or(&prepared);
@@ -165,8 +162,7 @@ impl PasswordPool {
     /// As [`verify`](Self::verify), except for stored-hash errors.
     pub async fn verify_dummy(&self, password: &Password) -> Result<(), PasswordError> {
         let prepared = self.inner.policy.prepare(password)?;
-        let typed =
-            (prepared.expose_secret() != password.expose_secret()).then(|| password.clone());
+        let typed = typed_form(&prepared, password);
         self.run(move |hasher, scratch| {
             let typed = typed.as_ref().unwrap_or(&prepared);
             hasher.verify_dummy_prepared_with(&prepared, typed, scratch)
@@ -364,6 +360,12 @@ impl fmt::Debug for PasswordPoolBuilder {
             .field("queue_capacity", &self.queue_capacity)
             .finish_non_exhaustive()
     }
+}
+
+/// What the user typed, when the policy changed it: hashes that other
+/// systems made are of that form (`PasswordVerifier::verify_prepared_with`).
+fn typed_form(prepared: &Password, typed: &Password) -> Option<Password> {
+    (prepared.expose_secret() != typed.expose_secret()).then(|| typed.clone())
 }
 
 fn work(receiver: &Mutex<Receiver<Job>>, hasher: &dyn PasswordHashing, stats: &Counters) {

@@ -401,17 +401,18 @@ impl<'a> Phc<'a> {
         })
     }
 
-    /// The value of parameter `name`, once every parameter present is
-    /// known to be one of `names`.
-    fn param(&self, name: &str, names: &[&str]) -> Result<Option<u64>, PasswordError> {
+    /// The values of the parameters `names`, in that order; any other
+    /// parameter is an error.
+    fn params<const N: usize>(&self, names: [&str; N]) -> Result<[Option<u64>; N], PasswordError> {
         if self.params.iter().any(|(n, _)| !names.contains(n)) {
             return Err(PasswordError::MalformedHash("unknown PHC parameter"));
         }
-        Ok(self
-            .params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|&(_, v)| v))
+        Ok(names.map(|name| {
+            self.params
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|&(_, v)| v)
+        }))
     }
 }
 
@@ -424,16 +425,14 @@ pub(super) fn pbkdf2_phc(
 ) -> Result<bool, PasswordError> {
     let phc = Phc::parse(stored)?;
     let prf = pbkdf2_prf(phc.id)?;
-    const NAMES: &[&str] = &["i", "l"];
-    let rounds = phc
-        .param("i", NAMES)?
-        .ok_or(PasswordError::MalformedHash("pbkdf2 rounds"))?;
+    let [rounds, length] = phc.params(["i", "l"])?;
+    let rounds = rounds.ok_or(PasswordError::MalformedHash("pbkdf2 rounds"))?;
     let rounds = u32::try_from(rounds).unwrap_or(u32::MAX);
     pbkdf2_cost(limits, rounds)?;
     // RustCrypto's rule: `l` (10 to 64 bytes), 32 when absent. A PBKDF2
     // output cut short is a prefix of the full one, so no other length is
     // compared.
-    let length = phc.param("l", NAMES)?.unwrap_or(32);
+    let length = length.unwrap_or(32);
     if !(10..=64).contains(&length) || usize::try_from(length).ok() != Some(phc.hash.len()) {
         return Err(PasswordError::MalformedHash("pbkdf2 output length"));
     }
@@ -451,12 +450,7 @@ pub(super) fn scrypt_phc(
     if phc.id != "scrypt" {
         return Err(PasswordError::MalformedHash("scrypt algorithm"));
     }
-    const NAMES: &[&str] = &["ln", "r", "p"];
-    let (Some(log_n), Some(r), Some(p)) = (
-        phc.param("ln", NAMES)?,
-        phc.param("r", NAMES)?,
-        phc.param("p", NAMES)?,
-    ) else {
+    let [Some(log_n), Some(r), Some(p)] = phc.params(["ln", "r", "p"])? else {
         return Err(PasswordError::MalformedHash(
             "scrypt parameters ln, r and p are required",
         ));
