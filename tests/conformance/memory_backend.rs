@@ -81,6 +81,7 @@ impl Backend for Memory {
             out.push(String::from_utf8_lossy(&bytes).into_owned());
         }
         out.push(format!("{:?}", self.tokens));
+        out.extend(self.throttle.keys());
         out
     }
 

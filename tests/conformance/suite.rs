@@ -9,7 +9,7 @@ use tessera::jwt::RevocationCheck;
 use tessera::keys::{HmacKey, HmacKeys};
 use tessera::onetime::{OneTimeError, OneTimeTokens, Purpose};
 use tessera::session::{LoginOptions, Moved, SessionId, SessionManager};
-use tessera::throttle::{AccountLimits, Attempt, RateLimit, bucket_key};
+use tessera::throttle::{AccountLimits, Attempt, BucketKeys, RateLimit};
 use tessera::token::{
     ApiKeys, Family, FamilyId, OpaqueToken, RefreshConfig, RefreshTokens, RevokeScope, Rotation,
     Successor, TokenDigest, TokenError, TokenHasher, TokenId, TokenKind, TokenRecord,
@@ -1007,21 +1007,61 @@ pub async fn secrets_at_rest(b: &dyn Backend) {
         .await
         .unwrap();
     secrets.push(session.id().expose_secret().to_owned());
-    // A throttled login is stored under a digest, never the login.
-    let limits = AccountLimits::default();
-    s.throttle
-        .begin_attempt(
-            &bucket_key("login", "carol.at.rest@example.com"),
-            &limits,
-            b.clock().now(),
+    // A failed login, through `Auth` over this backend's throttle store:
+    // counted under a keyed digest, never the login or the address.
+    let auth = tessera::auth::Auth::builder()
+        .in_memory()
+        .throttle_store(s.throttle.clone())
+        .jwt_keys(
+            tessera::jwt::JwtKeySet::new(
+                tessera::jwt::JwtKey::generate_ed25519(Some("k")).unwrap(),
+                vec![],
+            )
+            .unwrap(),
         )
-        .await
+        .secret_key([7u8; 32])
+        .issuer("https://auth.example.com")
+        .audience("https://api.example.com")
+        .public_origin("https://app.example.com")
+        .password_pool(
+            tessera::password::PasswordPool::builder()
+                .hasher(
+                    tessera::password::Argon2Hasher::new(tessera::password::Argon2Params::new(
+                        64, 1, 1,
+                    ))
+                    .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
         .unwrap();
+    let client = tessera::throttle::Client::at("198.51.100.23".parse().unwrap());
+    assert!(
+        auth.from_client(client)
+            .login(
+                "carol.at.rest@example.com",
+                &tessera::password::Password::new("not her password"),
+                None,
+            )
+            .await
+            .is_err()
+    );
 
     let dump = b.dump().await;
     assert!(
         dump.iter().all(|item| !item.contains("carol.at.rest")),
         "{}: a login in clear at rest",
+        b.name()
+    );
+    assert!(
+        dump.iter().all(|item| !item.contains("198.51.100.23")),
+        "{}: a client address in clear at rest",
+        b.name()
+    );
+    assert!(
+        dump.iter().any(|item| item.contains("login:")),
+        "{}: the throttled login is not in the dump",
         b.name()
     );
     assert!(!dump.is_empty(), "{}: the dump saw nothing", b.name());
@@ -1345,4 +1385,9 @@ pub async fn throttle_rate_buckets(b: &dyn Backend) {
         .await
         .unwrap();
     assert_eq!(again.count, 2, "{}: {again:?}", b.name());
+}
+
+/// Store keys as `Auth` makes them, under a test key.
+fn bucket_key(bucket: &str, value: &str) -> String {
+    BucketKeys::new(HmacKey::new("test", [9u8; 32]).unwrap()).key(bucket, value)
 }

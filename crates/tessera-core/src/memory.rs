@@ -1097,6 +1097,11 @@ impl MemoryThrottleStore {
         self.len() == 0
     }
 
+    /// Every key held, for tests that show no login or address is kept.
+    pub fn keys(&self) -> Vec<String> {
+        lock(&self.table).entries.keys().cloned().collect()
+    }
+
     /// Removes every key that expired by `now`.
     pub fn sweep(&self, now: SystemTime) {
         let mut table = lock(&self.table);

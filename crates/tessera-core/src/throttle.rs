@@ -23,20 +23,23 @@
 //! counted as. If the store cannot answer, the caller must fail closed:
 //! there is no fallback to a fresh local counter.
 //!
-//! Keys never hold the login in clear: [`bucket_key`] is a SHA-256 digest of
-//! the bucket's name and value, so a shared store (Redis) holds no email
-//! addresses and every key has the same small size.
+//! Keys never hold the login in clear: [`BucketKeys`] makes them an HMAC of
+//! the bucket's name and value under a secret key, so a shared store
+//! (Redis) holds no email addresses, its reader cannot test a list of them
+//! against the keys, and every key has the same small size.
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
 //! use tessera_core::memory::MemoryThrottleStore;
-//! use tessera_core::throttle::{AccountLimits, Attempt, ThrottleStore, bucket_key};
+//! use tessera_core::keys::HmacKey;
+//! use tessera_core::throttle::{AccountLimits, Attempt, BucketKeys, ThrottleStore};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = MemoryThrottleStore::new();
 //! let limits = AccountLimits::default(); // 5 free failures, then 1 s, 2 s, 4 s … 15 min
-//! let key = bucket_key("login", "alice@example.com");
+//! let keys = BucketKeys::new(HmacKey::new("throttle-1", [7u8; 32])?);
+//! let key = keys.key("login", "alice@example.com");
 //! let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
 //! for _ in 0..5 {
 //!     // Counted before the hash; the password then turns out wrong.
@@ -56,13 +59,14 @@
 //! # }
 //! ```
 
+use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
+use crate::keys::HmacKey;
 
 /// The limits of an account bucket. The defaults are CONTRACTS.md §1's:
 /// 5 free failures, then 1 s doubling up to 15 minutes, and a lock after
@@ -275,9 +279,9 @@ impl Client {
     }
 
     /// The store key of this client in `bucket`, if its address is known.
-    pub fn key(&self, bucket: &str) -> Option<String> {
+    pub fn key(&self, keys: &BucketKeys, bucket: &str) -> Option<String> {
         self.address
-            .map(|address| bucket_key(bucket, &address_bucket(address)))
+            .map(|address| keys.key(bucket, &address_bucket(address)))
     }
 }
 
@@ -336,7 +340,7 @@ impl Hit {
 /// Where throttling counts live. Every operation is atomic: concurrent
 /// calls for one key never lose a count (50 concurrent failures count 50).
 ///
-/// Keys come from [`bucket_key`]. Implementations forget a key once it can
+/// Keys come from [`BucketKeys`]. Implementations forget a key once it can
 /// no longer matter (an account key `lock_window` after its last failure, a
 /// rate key when its window ends) and keep their memory bounded.
 #[async_trait]
@@ -380,23 +384,52 @@ pub trait ThrottleStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// The store key of `value` in bucket `bucket`: `"<bucket>:"` and 32 hex
-/// digits of SHA-256 over both. No login or address is kept in clear.
-pub fn bucket_key(bucket: &str, value: &str) -> String {
-    use std::fmt::Write as _;
-    let mut hash = Sha256::new();
-    hash.update(bucket.as_bytes());
-    hash.update([0]);
-    hash.update(value.as_bytes());
-    let digest = hash.finalize();
-    let mut key = String::with_capacity(bucket.len() + 33);
-    key.push_str(bucket);
-    key.push(':');
-    for byte in &digest[..16] {
-        // Writing to a `String` cannot fail.
-        let _ = write!(key, "{byte:02x}");
+/// Turns the values throttling counts by (logins, account ids, client
+/// addresses) into store keys: `"<bucket>:"` and 32 hex digits of
+/// HMAC-SHA256 under a secret key. No login or address is kept in clear,
+/// and a reader of the store cannot test a list of emails or addresses
+/// against the keys without the secret. Instances that share a store must
+/// share the key; [`Auth`](crate::auth::Auth) derives it from its secret
+/// key (purpose `tessera/v1/throttle`) unless given one.
+///
+/// ```
+/// use tessera_core::keys::HmacKey;
+/// use tessera_core::throttle::BucketKeys;
+///
+/// let keys = BucketKeys::new(HmacKey::new("t1", [7u8; 32]).unwrap());
+/// let key = keys.key("login", "alice@example.com");
+/// assert!(key.starts_with("login:") && key.len() == "login:".len() + 32);
+/// assert!(!key.contains("alice"));
+/// assert_eq!(key, keys.key("login", "alice@example.com"));
+/// ```
+#[derive(Clone)]
+pub struct BucketKeys(HmacKey);
+
+impl BucketKeys {
+    /// Keys made with `key`.
+    pub fn new(key: HmacKey) -> Self {
+        Self(key)
     }
-    key
+
+    /// The store key of `value` in bucket `bucket`.
+    pub fn key(&self, bucket: &str, value: &str) -> String {
+        use std::fmt::Write as _;
+        let mac = self.0.mac(&[bucket.as_bytes(), &[0], value.as_bytes()]);
+        let mut key = String::with_capacity(bucket.len() + 33);
+        key.push_str(bucket);
+        key.push(':');
+        for byte in &mac[..16] {
+            // Writing to a `String` cannot fail.
+            let _ = write!(key, "{byte:02x}");
+        }
+        key
+    }
+}
+
+impl fmt::Debug for BucketKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BucketKeys").field(&self.0).finish()
+    }
 }
 
 /// The value an address is counted under: IPv4 as is (IPv4-mapped IPv6
@@ -516,6 +549,10 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    fn bucket_key(bucket: &str, value: &str) -> String {
+        BucketKeys::new(HmacKey::new("test", [9u8; 32]).unwrap()).key(bucket, value)
+    }
     use crate::memory::MemoryThrottleStore;
 
     fn t0() -> SystemTime {

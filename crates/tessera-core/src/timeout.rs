@@ -262,9 +262,9 @@ impl<S: ThrottleStore> ThrottleStore for Timeout<S> {
         &self,
         key: &str,
         limit: &RateLimit,
-        now: SystemTime,
+        window_start: SystemTime,
     ) -> Result<(), StoreError> {
-        self.run(self.inner.forgive(key, limit, now)).await
+        self.run(self.inner.forgive(key, limit, window_start)).await
     }
 }
 

@@ -250,7 +250,7 @@ async fn throttling_and_lockout() {
         );
         assert_eq!(
             (event["bucket"].as_str(), event["client"].as_str()),
-            ("login-address", "Some(203.0.113.7)")
+            ("login-address", "203.0.113.7")
         );
         capture.assert_secret_free(&[PASSWORD, WRONG]);
     })
@@ -270,7 +270,8 @@ async fn a_lock_is_an_event() {
         auth.register(ALICE, &pw(PASSWORD)).await.unwrap();
         let _ = auth.login(ALICE, &pw(WRONG), None).await;
         let _ = auth.login(ALICE, &pw(WRONG), None).await;
-        let event = capture.one("account.locked", &["failures", "client"]);
+        // The client's address is not known here: no `client` field.
+        let event = capture.one("account.locked", &["failures"]);
         assert_eq!(event["failures"], "2");
         let _ = auth.login(ALICE, &pw(PASSWORD), None).await;
         capture.one("login.locked", &["bucket", "retry_after_secs"]);

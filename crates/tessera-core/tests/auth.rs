@@ -2182,6 +2182,7 @@ async fn key_sets_can_be_given_one_by_one() {
             .onetime_keys(HmacKeys::single(key("o", 2)))
             .token_pepper(HmacKeys::single(key("p", 3)))
             .successor_keys(HmacKeys::single(key("s", 4)))
+            .throttle_key(key("t", 6))
             .build()
             .unwrap()
     };

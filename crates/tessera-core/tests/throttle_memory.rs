@@ -28,8 +28,9 @@ mod counting;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
+use tessera_core::keys::HmacKey;
 use tessera_core::memory::{MemoryThrottleStore, THROTTLE_CAPACITY};
-use tessera_core::throttle::{AccountLimits, ThrottleStore, bucket_key};
+use tessera_core::throttle::{AccountLimits, BucketKeys, ThrottleStore};
 
 const MIB: usize = 1024 * 1024;
 
@@ -83,4 +84,9 @@ fn a_flood_of_distinct_logins_stays_bounded() {
     assert!(live <= bound, "{live} bytes live, bound {bound}");
     assert!(peak <= bound, "{peak} bytes at peak, bound {bound}");
     drop(store);
+}
+
+/// Store keys as `Auth` makes them, under a test key.
+fn bucket_key(bucket: &str, value: &str) -> String {
+    BucketKeys::new(HmacKey::new("test", [9u8; 32]).unwrap()).key(bucket, value)
 }

@@ -110,7 +110,7 @@
 //!
 //! | column | type | meaning |
 //! | --- | --- | --- |
-//! | `key` | text, primary key | the bucket's name and a SHA-256 digest of its value (`tessera_core::throttle::bucket_key`): no login or address in clear |
+//! | `key` | text, primary key | the bucket's name and an HMAC-SHA256 of its value under a secret key (`tessera_core::throttle::BucketKeys`): no login or address in clear |
 //! | `count` | bigint | consecutive failures (account buckets) or events in the window (rate buckets) |
 //! | `at` | bigint | the last failure, or the window's start, ms |
 //! | `expires` | bigint, indexed | when the row no longer matters (the lock window after the last failure, the window's end), ms |

@@ -53,8 +53,8 @@
 //! | `login.succeeded` | `method` (`password`, `session`), `subject` |
 //! | `login.failed` | `method` (`password`, `session`, `basic`, `step_up`), `reason` (`unknown_or_disabled_account`, `wrong_password`, `unusable_hash`), `subject` when known |
 //! | `login.throttled`, `login.locked` | `bucket` (`login`, `step-up`), `retry_after_secs`, `subject` when known |
-//! | `account.locked` | `failures`, `client` |
-//! | `address.throttled` | `bucket`, `client`, `retry_after_secs` |
+//! | `account.locked` | `failures`, `client` (the address, when known) |
+//! | `address.throttled` | `bucket`, `client` (the address), `retry_after_secs` |
 //! | `reset.throttled`, `api_key.throttled` | `retry_after_secs` (and `subject`) |
 //! | `refresh.reused` | `subject`, `family` |
 //! | `logout` | `subject`, `method` |
@@ -93,7 +93,7 @@ use crate::session::{
     CookieSettings, LoginOptions, Session, SessionConfig, SessionManager, SessionStore,
 };
 use crate::throttle::{
-    AccountLimits, Attempt, Client, RateLimit, ThrottleConfig, ThrottleStore, bucket_key, buckets,
+    AccountLimits, Attempt, BucketKeys, Client, RateLimit, ThrottleConfig, ThrottleStore, buckets,
 };
 use crate::token::{
     ApiKeys, NewApiKey, RefreshConfig, RefreshTokens, RevokeScope, TokenHasher, TokenId,
@@ -178,6 +178,7 @@ struct Inner {
     cache: cache::VerifiedCache,
     throttle: ThrottleConfig,
     throttle_store: Arc<dyn ThrottleStore>,
+    bucket_keys: BucketKeys,
 }
 
 impl Auth {
@@ -296,10 +297,20 @@ impl Auth {
     async fn clear_throttling(&self, user: &User) -> Result<(), AuthError> {
         let store = &self.inner.throttle_store;
         store
-            .clear(&bucket_key(buckets::LOGIN, user.login.as_str()))
+            .clear(
+                &self
+                    .inner
+                    .bucket_keys
+                    .key(buckets::LOGIN, user.login.as_str()),
+            )
             .await?;
         store
-            .clear(&bucket_key(buckets::STEP_UP, user.id.as_str()))
+            .clear(
+                &self
+                    .inner
+                    .bucket_keys
+                    .key(buckets::STEP_UP, user.id.as_str()),
+            )
             .await?;
         Ok(())
     }
@@ -314,7 +325,7 @@ impl Auth {
             .inner
             .throttle_store
             .failures(
-                &bucket_key(buckets::LOGIN, login.as_str()),
+                &self.inner.bucket_keys.key(buckets::LOGIN, login.as_str()),
                 &self.inner.throttle.login,
                 self.inner.clock.now(),
             )
@@ -378,7 +389,7 @@ impl Auth {
         bucket: &'static str,
         limit: &RateLimit,
     ) -> Result<Option<(String, std::time::SystemTime)>, AuthError> {
-        let Some(key) = client.key(bucket) else {
+        let Some(key) = client.key(&self.inner.bucket_keys, bucket) else {
             return Ok(None);
         };
         let hit = self
@@ -391,7 +402,7 @@ impl Auth {
                 target: "tessera::audit",
                 event = "address.throttled",
                 bucket,
-                client = ?client.address,
+                client = client.address.map(tracing::field::display),
                 retry_after_secs = ceil_secs(hit.retry_after),
                 "request refused: client address over its limit"
             );
@@ -418,15 +429,18 @@ impl Auth {
             .await?;
         // Keyed by the normalised login whether or not the account exists,
         // so throttling discloses nothing, and `Alice` is ` alice `.
-        let value = Login::parse(email).map_or_else(
-            |_| email.trim().to_lowercase(),
-            |login| login.as_str().to_owned(),
-        );
-        let account_key = bucket_key(buckets::LOGIN, &value);
+        let login = Login::parse(email).ok();
+        let account_key = match &login {
+            Some(login) => self.inner.bucket_keys.key(buckets::LOGIN, login.as_str()),
+            None => self
+                .inner
+                .bucket_keys
+                .key(buckets::LOGIN, &email.trim().to_lowercase()),
+        };
         let failures = self
             .begin_account_attempt(buckets::LOGIN, &account_key, &throttle.login, None)
             .await?;
-        match self.check_password(email, password, method).await {
+        match self.check_password(login.as_ref(), password, method).await {
             Ok(user) => {
                 let store = &self.inner.throttle_store;
                 store.clear(&account_key).await?;
@@ -445,7 +459,7 @@ impl Auth {
                         target: "tessera::audit",
                         event = "account.locked",
                         failures,
-                        client = ?client.address,
+                        client = client.address.map(tracing::field::display),
                         "account locked after consecutive failed logins"
                     );
                 }
@@ -494,13 +508,13 @@ impl Auth {
     /// parameters is replaced; a failure to write it never fails the login.
     async fn check_password(
         &self,
-        email: &str,
+        login: Option<&Login>,
         password: &Password,
         method: &'static str,
     ) -> Result<User, AuthError> {
-        let user = match Login::parse(email) {
-            Ok(login) => self.inner.users.find_by_login(&login).await?,
-            Err(_) => None,
+        let user = match login {
+            Some(login) => self.inner.users.find_by_login(login).await?,
+            None => None,
         };
         let Some(user) = user.filter(|u| u.active) else {
             self.inner
@@ -830,7 +844,10 @@ impl Auth {
             .ok_or(AuthError::InvalidCredentials)?;
         // Step-up re-authentication is throttled like a login, in its own
         // bucket, counted before the hash.
-        let step_up_key = bucket_key(buckets::STEP_UP, user.id.as_str());
+        let step_up_key = self
+            .inner
+            .bucket_keys
+            .key(buckets::STEP_UP, user.id.as_str());
         self.begin_account_attempt(
             buckets::STEP_UP,
             &step_up_key,
@@ -936,7 +953,7 @@ impl Auth {
             .inner
             .throttle_store
             .hit(
-                &bucket_key(buckets::RESET_ACCOUNT, &value),
+                &self.inner.bucket_keys.key(buckets::RESET_ACCOUNT, &value),
                 &self.inner.throttle.reset_account,
                 self.inner.clock.now(),
             )
@@ -1059,7 +1076,10 @@ impl Auth {
             .inner
             .throttle_store
             .hit(
-                &bucket_key(buckets::API_KEY_CREATION, user.id.as_str()),
+                &self
+                    .inner
+                    .bucket_keys
+                    .key(buckets::API_KEY_CREATION, user.id.as_str()),
                 &self.inner.throttle.api_key_creation,
                 self.inner.clock.now(),
             )
@@ -1590,6 +1610,7 @@ pub struct AuthBuilder {
     csrf_keys: Option<HmacKeys>,
     onetime_keys: Option<HmacKeys>,
     pepper_keys: Option<HmacKeys>,
+    throttle_key: Option<HmacKey>,
     successor_keys: Option<HmacKeys>,
     throttle: ThrottleConfig,
     throttle_store: Option<Arc<dyn ThrottleStore>>,
@@ -1666,9 +1687,10 @@ impl AuthBuilder {
         self
     }
 
-    /// The secret (at least 32 bytes) the CSRF, one-time-token, token-pepper
-    /// and refresh-successor keys are derived from (HKDF). Instances that
-    /// share it accept each other's CSRF tokens and reset links.
+    /// The secret (at least 32 bytes) the CSRF, one-time-token, token-pepper,
+    /// refresh-successor and throttle keys are derived from (HKDF).
+    /// Instances that share it accept each other's CSRF tokens and reset
+    /// links, and count each other's login attempts.
     pub fn secret_key(mut self, secret: impl Into<Vec<u8>>) -> Self {
         self.secret = Some(zeroize::Zeroizing::new(secret.into()));
         self
@@ -1684,6 +1706,15 @@ impl AuthBuilder {
     /// The one-time-token (reset link) keys, instead of deriving them.
     pub fn onetime_keys(mut self, keys: HmacKeys) -> Self {
         self.onetime_keys = Some(keys);
+        self
+    }
+
+    /// The key that turns logins and addresses into throttle-store keys
+    /// ([`BucketKeys`]), instead of deriving it. Every instance sharing a
+    /// throttle store needs the same one; a new key starts every count
+    /// afresh.
+    pub fn throttle_key(mut self, key: HmacKey) -> Self {
+        self.throttle_key = Some(key);
         self
     }
 
@@ -1818,6 +1849,12 @@ impl AuthBuilder {
         let successor = derive(self.successor_keys, "tessera/v1/refresh-successor")?;
         let csrf_keys = derive(self.csrf_keys, "tessera/v1/csrf")?;
         let onetime_keys = derive(self.onetime_keys, "tessera/v1/one-time")?;
+        let throttle_key = derive(
+            self.throttle_key.map(HmacKeys::single),
+            "tessera/v1/throttle",
+        )?
+        .current()
+        .clone();
         let hasher = TokenHasher::with_pepper(pepper);
 
         let jwt = Jwt::builder(jwt_keys, JwtConfig::new(issuer, audience))
@@ -1861,6 +1898,7 @@ impl AuthBuilder {
                 throttle_store: self
                     .throttle_store
                     .unwrap_or_else(|| Arc::new(MemoryThrottleStore::new())),
+                bucket_keys: BucketKeys::new(throttle_key),
             }),
         })
     }
