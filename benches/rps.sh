@@ -24,7 +24,8 @@ cargo build --release --locked -q -p tessera-example-axum -p tessera-example-act
 run() {
     local package=$1 token
     start_starter "$package"
-    trap 'kill $pid 2>/dev/null || true' RETURN
+    # On return, and on an exit when a step fails (set -e).
+    trap 'kill $pid 2>/dev/null || true' RETURN EXIT
     local account='{"email":"bench@example.com","password":"correct horse battery"}'
     curl -sf "http://$addr/auth/register" -H 'content-type: application/json' -d "$account" >/dev/null
     token=$(curl -sf "http://$addr/auth/login" -H 'content-type: application/json' -d "$account" \

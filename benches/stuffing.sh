@@ -15,13 +15,15 @@ cd "$(dirname "$0")/.."
 # shellcheck source=benches/starter.sh
 source benches/starter.sh
 accounts="${1:-500}"
+command -v bc >/dev/null || { echo "stuffing.sh: bc is not installed" >&2; exit 2; }
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/../target}"
 cargo build --release --locked -q -p tessera-example-axum -p tessera-example-actix
 
 run() {
     local package=$1
     start_starter "$package" TESSERA_TRUSTED_PROXIES=127.0.0.1
-    trap 'kill $pid 2>/dev/null || true' RETURN
+    # On return, and on an exit when a step fails (set -e).
+    trap 'kill $pid 2>/dev/null || true' RETURN EXIT
     for n in $(seq "$accounts"); do
         curl -sf -o /dev/null "http://$addr/auth/register" -H 'content-type: application/json' \
             -H "x-forwarded-for: 10.$((n / 250)).$((n % 250)).1" \

@@ -170,8 +170,9 @@ pub async fn optional_identity(run: &mut Run) {
     .await;
 }
 
-/// A CSRF-exempt form needs no token but keeps the provenance check, under
-/// every spelling of its path that reaches it.
+/// A CSRF-exempt form needs no token but keeps the provenance check. (Other
+/// spellings of its path are the adapters' own business: axum routes none,
+/// actix routes decoded ones; `tessera-actix`'s adapter tests cover those.)
 pub async fn exempt_form(run: &mut Run) {
     run.expect_json(
         "no browser headers",

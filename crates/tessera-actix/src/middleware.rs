@@ -141,7 +141,6 @@ where
             {
                 let mut extensions = request.extensions_mut();
                 extensions.insert(resolution.into_state());
-                extensions.insert(auth.clone());
             }
             let mut response = service.call(request).await?;
             if let Some(cookie) = rotated_cookie {

@@ -137,7 +137,6 @@ where
                 return Ok(response);
             }
             parts.extensions.insert(resolution.into_state());
-            parts.extensions.insert(auth.clone());
             let mut response = inner.call(Request::from_parts(parts, body)).await?;
             if let Some(cookie) = rotated_cookie {
                 let set_cookies = response.headers().get_all(header::SET_COOKIE);

@@ -175,11 +175,6 @@ impl Config {
         self
     }
 
-    /// The trusted proxies, for the adapter's layer or middleware.
-    pub fn proxies(&self) -> &TrustedProxies {
-        &self.trusted_proxies
-    }
-
     /// Throttling limits other than CONTRACTS.md §1's (tests).
     pub fn throttle(mut self, config: ThrottleConfig) -> Self {
         self.throttle = Some(config);
