@@ -12,8 +12,8 @@ use tessera_core::session::Session;
 use crate::rejection::AuthRejection;
 
 /// Runs `f` on the middleware's result, or refuses when it is missing.
-fn with_state<T>(
-    request: &HttpRequest,
+pub(crate) fn with_state<T>(
+    request: &impl HttpMessage,
     f: impl FnOnce(&RequestState) -> Result<T, AuthRejection>,
 ) -> Result<T, AuthRejection> {
     match request.extensions().get::<RequestState>() {

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{Error, HttpMessage, ResponseError};
+use actix_web::{Error, ResponseError};
 use futures_util::future::LocalBoxFuture;
-use tessera_core::auth::request::RequestState;
 use tessera_core::authz::Requirement;
 
+use crate::extract::with_state;
 use crate::rejection::AuthRejection;
 
 /// Requires `requirement` of the request's identity: 401 without one (or
@@ -86,13 +86,12 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let verdict = match request.extensions().get::<RequestState>() {
-            None => Err(AuthRejection::middleware_missing()),
-            Some(state) => state
+        let verdict = with_state(&request, |state| {
+            state
                 .check(&self.requirement)
                 .map(|_| ())
-                .map_err(AuthRejection::from),
-        };
+                .map_err(AuthRejection::from)
+        });
         match verdict {
             Ok(()) => {
                 let response = self.service.call(request);

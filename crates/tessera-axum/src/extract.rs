@@ -2,7 +2,6 @@
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
-use tessera_core::auth::AuthError;
 use tessera_core::authz::Requires;
 use tessera_core::identity::Identity;
 use tessera_core::session::Session;
@@ -11,10 +10,10 @@ use crate::layer::AuthState;
 use crate::rejection::AuthRejection;
 
 fn state(parts: &Parts) -> Result<&AuthState, AuthRejection> {
-    parts.extensions.get::<AuthState>().ok_or_else(|| {
-        tracing::error!(target: "tessera::auth", "AuthLayer is not installed on this route");
-        AuthRejection::new(AuthError::Unavailable("AuthLayer missing".into()))
-    })
+    parts
+        .extensions
+        .get::<AuthState>()
+        .ok_or_else(AuthRejection::layer_missing)
 }
 
 /// The caller's identity; rejects a request without one (401), and a

@@ -7,7 +7,6 @@ use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use tessera_core::auth::AuthError;
 use tessera_core::authz::Requirement;
 use tower::{Layer, Service};
 
@@ -76,9 +75,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let verdict = match request.extensions().get::<AuthState>() {
-            None => Err(AuthRejection::new(AuthError::Unavailable(
-                "AuthLayer missing".into(),
-            ))),
+            None => Err(AuthRejection::layer_missing()),
             Some(state) => state
                 .check(&self.requirement)
                 .map(|_| ())

@@ -26,6 +26,13 @@ impl AuthRejection {
     pub fn error(&self) -> &AuthError {
         &self.error
     }
+
+    /// The rejection of a route that needs the layer when it is not
+    /// installed: a server error to fix, never an open door.
+    pub(crate) fn layer_missing() -> Self {
+        tracing::error!(target: "tessera::auth", "tessera_axum::AuthLayer is not installed on this route");
+        Self::new(AuthError::Unavailable("AuthLayer missing".into()))
+    }
 }
 
 impl From<Rejection> for AuthRejection {

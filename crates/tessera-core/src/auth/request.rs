@@ -185,7 +185,7 @@ impl RequestPolicy {
                     tracing::warn!(
                         target: "tessera::auth",
                         "the server does not say who the client is: per-address throttling is off \
-                         (axum: serve with into_make_service_with_connect_info::<SocketAddr>())"
+                         (see the adapter's docs on the peer address)"
                     );
                 }
                 Client::unknown()
