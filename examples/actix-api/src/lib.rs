@@ -46,17 +46,8 @@ pub use tessera_example_common::{
     Message, Note, Notes, ROLE_SCOPES, Stores,
 };
 
-/// What the handlers share.
-#[derive(Clone, Debug)]
-pub(crate) struct AppState {
-    pub(crate) auth: Auth,
-    pub(crate) notes: Notes,
-    pub(crate) mailer: Mailer,
-    /// The configured public URL without a trailing `/`.
-    pub(crate) public_url: String,
-    /// Whose `X-Forwarded-For` is believed.
-    pub(crate) trusted_proxies: tessera_core::throttle::TrustedProxies,
-}
+/// What the handlers share: the services the common crate builds.
+pub(crate) type AppState = Services;
 
 /// The built starter: the services behind its routes.
 #[derive(Debug, Clone)]
@@ -115,22 +106,8 @@ impl App {
 /// # Errors
 /// [`Error`] naming what could not be set up.
 pub async fn build(config: Config) -> Result<App, Error> {
-    let Services {
-        auth,
-        notes,
-        mailer,
-        public_url,
-        trusted_proxies,
-        ..
-    } = Services::build(config).await?;
     Ok(App {
-        state: AppState {
-            auth,
-            notes,
-            mailer,
-            public_url,
-            trusted_proxies,
-        },
+        state: Services::build(config).await?,
     })
 }
 
