@@ -187,19 +187,8 @@ pub(crate) async fn session_login(
         .headers()
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok());
-    let session = app
-        .auth
-        .from_client(client)
-        .login_session(
-            current,
-            &body.email,
-            &Password::new(body.password),
-            body.remember.unwrap_or(false),
-            user_agent,
-        )
-        .await?;
-    let csrf_token = app.auth.csrf().token(session.id());
-    Ok(with_session_cookie(&app, &session).json(CsrfToken { csrf_token }))
+    let (session, token) = api::session_login(&app.auth, client, current, body, user_agent).await?;
+    Ok(with_session_cookie(&app, &session).json(token))
 }
 
 pub(crate) async fn session_logout(

@@ -371,6 +371,33 @@ pub async fn change_password(
     Ok((tokens, changed.session))
 }
 
+/// `POST /session/login`: a cookie session for the account (replacing
+/// `current`, whose id is never reused) and the CSRF token bound to it. The
+/// adapter sets the session cookie and answers with the token.
+///
+/// # Errors
+/// As [`ClientAuth::login_session`](tessera_core::auth::ClientAuth::login_session).
+pub async fn session_login(
+    auth: &Auth,
+    client: tessera_core::throttle::Client,
+    current: Option<tessera_core::session::Session>,
+    body: SessionLogin,
+    user_agent: Option<&str>,
+) -> Result<(tessera_core::session::Session, CsrfToken), AuthError> {
+    let session = auth
+        .from_client(client)
+        .login_session(
+            current,
+            &body.email,
+            &tessera_core::password::Password::new(body.password),
+            body.remember.unwrap_or(false),
+            user_agent,
+        )
+        .await?;
+    let csrf_token = auth.csrf().token(session.id());
+    Ok((session, CsrfToken { csrf_token }))
+}
+
 /// `GET /me`: the caller's account and what this request may do.
 ///
 /// # Errors
